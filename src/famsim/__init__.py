@@ -1,0 +1,3 @@
+"""famsim: family-sharing plans on eSIM lines for mobile operators and MVNOs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""The catalog's schema, in pydantic, and its translation to and from domain plans.
+
+The same schema serves two purposes: it validates what an operator writes in the
+catalog file, and it is the JSON form a plan is stored in, so a stored plan is always one
+that passed validation. Domain errors raised while converting are re-raised as
+``ValueError`` inside validators, so pydantic reports them at the exact key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from famsim.domain.errors import FamsimError
+from famsim.domain.money import Money
+from famsim.domain.plan import DeviceKind, HotspotRule, OverageRate, Plan, RoamingZone
+from famsim.domain.units import Resource, Zone, parse_amount, zone
+
+UNLIMITED = "unlimited"
+
+
+def _as_value_error(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except FamsimError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _amount_of(resource: Resource) -> Any:
+    def check(value: Any) -> int | None:
+        if value == UNLIMITED:
+            return None
+        if not isinstance(value, str | int):
+            raise ValueError(f"expected an amount such as {resource.unit!r} units or 'unlimited'")
+        result: int = _as_value_error(parse_amount, resource, value)
+        return result
+
+    return BeforeValidator(check)
+
+
+def _decimal_text(value: Any) -> str:
+    if isinstance(value, float):
+        raise ValueError('write money as a string such as "388.00": floats are not exact')
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError('expected an amount of money such as "388.00"')
+    return value
+
+
+DataAmount = Annotated[int | None, _amount_of(Resource.DATA)]
+VoiceAmount = Annotated[int | None, _amount_of(Resource.VOICE)]
+SmsAmount = Annotated[int | None, _amount_of(Resource.SMS)]
+Price = Annotated[str, BeforeValidator(_decimal_text)]
+Mcc = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneAllowances(_Strict):
+    """Pooled amounts for one zone; a missing resource is not included in the plan there."""
+
+    data: DataAmount = 0
+    voice: VoiceAmount = 0
+    sms: SmsAmount = 0
+
+
+class Rate(_Strict):
+    price: Price
+    per: int | str = 1
+
+
+class ZoneOverage(_Strict):
+    """Overage prices for one zone: price per ``per`` units (e.g. per "1GB", per "1min")."""
+
+    data: Rate | None = None
+    voice: Rate | None = None
+    sms: Rate | None = None
+
+
+class Hotspot(_Strict):
+    allowed: bool = True
+    sub_quota: DataAmount = None
+
+
+class RoamingZoneSpec(_Strict):
+    name: str
+    mccs: list[Mcc] = Field(min_length=1)
+
+
+class LineFees(_Strict):
+    phone: Price
+    watch: Price
+    tablet: Price
+    other: Price
+
+
+class PlanSpec(_Strict):
+    """One plan as written in the catalog."""
+
+    code: str
+    name: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    home_mccs: list[Mcc] = Field(min_length=1)
+    monthly_fee: Price
+    management_fee: Price = "0"
+    line_fees: LineFees
+    allowances: dict[str, ZoneAllowances]
+    overage: dict[str, ZoneOverage] = Field(default_factory=dict)
+    roaming_zones: list[RoamingZoneSpec] = Field(default_factory=list)
+    hotspot: Hotspot = Hotspot()
+    max_members: int = Field(default=5, ge=1, le=100)
+    max_lines: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _is_a_valid_plan(self) -> PlanSpec:
+        _as_value_error(self.to_domain)
+        return self
+
+    def to_domain(self) -> Plan:
+        def money(text: str) -> Money:
+            return Money.parse(text, self.currency)
+
+        allowances: dict[tuple[Resource, Zone], int | None] = {}
+        for zone_name, amounts in self.allowances.items():
+            z = zone(zone_name)
+            for resource in Resource:
+                if resource.value in amounts.model_fields_set:
+                    allowances[(resource, z)] = getattr(amounts, resource.value)
+        overage: dict[tuple[Resource, Zone], OverageRate] = {}
+        for zone_name, rates in self.overage.items():
+            z = zone(zone_name)
+            for resource in Resource:
+                rate: Rate | None = getattr(rates, resource.value)
+                if rate is not None:
+                    per = parse_amount(resource, rate.per)
+                    overage[(resource, z)] = OverageRate(money(rate.price), per)
+        return Plan(
+            code=self.code,
+            name=self.name,
+            currency=self.currency,
+            home_mccs=frozenset(self.home_mccs),
+            monthly_fee=money(self.monthly_fee),
+            management_fee=money(self.management_fee),
+            line_fees={kind: money(getattr(self.line_fees, kind.value)) for kind in DeviceKind},
+            allowances=allowances,
+            overage=overage,
+            roaming_zones=tuple(
+                RoamingZone(zone(z.name), frozenset(z.mccs)) for z in self.roaming_zones
+            ),
+            hotspot=HotspotRule(self.hotspot.allowed, self.hotspot.sub_quota),
+            max_members=self.max_members,
+            max_lines=self.max_lines,
+        )
+
+
+class Catalog(_Strict):
+    plans: list[PlanSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _codes_are_unique(self) -> Catalog:
+        codes = [plan.code for plan in self.plans]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"plan code defined twice: {', '.join(duplicates)}")
+        return self
+
+
+def plan_to_document(plan: Plan) -> dict[str, Any]:
+    """The catalog form of a plan, as JSON-ready data (for storage)."""
+    zones: dict[str, dict[str, Any]] = {}
+    for (resource, z), amount in plan.allowances.items():
+        zones.setdefault(z, {})[resource.value] = UNLIMITED if amount is None else amount
+    overage: dict[str, dict[str, Any]] = {}
+    for (resource, z), rate in plan.overage.items():
+        overage.setdefault(z, {})[resource.value] = {
+            "price": rate.price.amount_text(),
+            "per": rate.per,
+        }
+    return {
+        "code": plan.code,
+        "name": plan.name,
+        "currency": plan.currency,
+        "home_mccs": sorted(plan.home_mccs),
+        "monthly_fee": plan.monthly_fee.amount_text(),
+        "management_fee": plan.management_fee.amount_text(),
+        "line_fees": {kind.value: fee.amount_text() for kind, fee in plan.line_fees.items()},
+        "allowances": zones,
+        "overage": overage,
+        "roaming_zones": [{"name": z.name, "mccs": sorted(z.mccs)} for z in plan.roaming_zones],
+        "hotspot": {"allowed": plan.hotspot.allowed}
+        | ({"sub_quota": plan.hotspot.sub_quota} if plan.hotspot.sub_quota is not None else {}),
+        "max_members": plan.max_members,
+        "max_lines": plan.max_lines,
+    }
+
+
+def plan_from_document(document: dict[str, Any]) -> Plan:
+    return PlanSpec.model_validate(document).to_domain()

@@ -1,0 +1,158 @@
+"""In-memory implementations of the storage ports, for fast service tests and tools.
+
+They honour the same contract as the SQL ones (checked by tests/contract): what a unit
+of work did not commit is gone, a committed family reads back equal, identifiers are
+unique across families, and a writer that lost a race gets :class:`ConcurrentUpdate`.
+Families are deep-copied in and out, so callers can never mutate the store by accident.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from famsim.domain.family import Family
+from famsim.domain.identifiers import Iccid, Imsi, Msisdn
+from famsim.domain.ids import FamilyId
+from famsim.domain.plan import Plan
+from famsim.service.ports import (
+    ConcurrentUpdate,
+    FamilyNotFound,
+    FamilySummary,
+    IdentifierTaken,
+    PlanNotFound,
+)
+
+
+@dataclass
+class MemoryStore:
+    """What a database would hold; one store is shared by many units of work."""
+
+    plans: dict[str, Plan] = field(default_factory=dict)
+    families: dict[FamilyId, Family] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class MemoryPlanRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.pending: dict[str, Plan] = {}
+
+    def get(self, code: str) -> Plan:
+        plan = self.pending.get(code) or self._store.plans.get(code)
+        if plan is None:
+            raise PlanNotFound(f"no plan {code!r} in the catalog")
+        return plan
+
+    def catalog(self) -> Sequence[Plan]:
+        merged = self._store.plans | self.pending
+        return [merged[code] for code in sorted(merged)]
+
+    def save(self, plan: Plan) -> None:
+        self.pending[plan.code] = plan
+
+
+class MemoryFamilyRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.touched: dict[FamilyId, Family] = {}
+
+    def add(self, family: Family) -> None:
+        self.touched[family.id] = family
+
+    def get(self, family_id: str, *, for_update: bool = False) -> Family:
+        if family_id in self.touched:
+            return self.touched[FamilyId(family_id)]
+        stored = self._store.families.get(FamilyId(family_id))
+        if stored is None:
+            raise FamilyNotFound(f"no family {family_id!r}")
+        family = copy.deepcopy(stored)
+        self.touched[family.id] = family
+        return family
+
+    def summaries(self) -> Sequence[FamilySummary]:
+        return [
+            FamilySummary(
+                id=f.id,
+                name=f.name,
+                plan_code=f.plan_code,
+                owner_name=f.owner.name,
+                members=len(f.active_members),
+                lines=len(f.lines),
+                created_on=f.created_on,
+            )
+            for f in sorted(self._store.families.values(), key=lambda f: (f.created_on, f.name))
+        ]
+
+    def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None:
+        return self._find(lambda f: any(line.msisdn == msisdn for line in f.lines.values()))
+
+    def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None:
+        return self._find(lambda f: f.subscription_by_iccid(iccid) is not None)
+
+    def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None:
+        return self._find(lambda f: f.subscription_by_imsi(imsi) is not None)
+
+    def _find(self, test: Callable[[Family], bool]) -> FamilyId | None:
+        return next((f.id for f in self._store.families.values() if test(f)), None)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> Self:
+        self.plans = MemoryPlanRepository(self._store)
+        self.families = MemoryFamilyRepository(self._store)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        with self._store.lock:
+            for family in self.families.touched.values():
+                stored = self._store.families.get(family.id)
+                if stored is not None and stored.version != family.version:
+                    raise ConcurrentUpdate(
+                        f"family {family.name!r} was changed by someone else meanwhile"
+                    )
+                self._check_unique(family)
+            for family in self.families.touched.values():
+                stored = self._store.families.get(family.id)
+                if stored is not None and _differs(stored, family):
+                    family.version += 1
+                self._store.families[family.id] = copy.deepcopy(family)
+            self._store.plans.update(self.plans.pending)
+        self.rollback()
+
+    def _check_unique(self, family: Family) -> None:
+        mine = {line.msisdn for line in family.lines.values()}
+        subs = family.subscriptions()
+        for other in self._store.families.values():
+            if other.id == family.id:
+                continue
+            if mine & {line.msisdn for line in other.lines.values()}:
+                raise IdentifierTaken("this number is already in use by another line")
+            theirs = other.subscriptions()
+            if {s.iccid for s in subs} & {s.iccid for s in theirs}:
+                raise IdentifierTaken("this ICCID is already in use by another line")
+            if {s.imsi for s in subs} & {s.imsi for s in theirs}:
+                raise IdentifierTaken("this IMSI is already in use by another line")
+
+    def rollback(self) -> None:
+        self.plans.pending = {}
+        self.families.touched = {}
+
+
+def _differs(a: Family, b: Family) -> bool:
+    return vars(a) | {"version": 0} != vars(b) | {"version": 0}

@@ -1,0 +1,452 @@
+"""Repositories over SQLAlchemy Core: families as aggregates, plans as catalog documents.
+
+A family is read whole and written back as a difference: the repository keeps the rows
+it read (the snapshot) and, on flush, inserts, updates or deletes only the rows that
+changed. The family row carries a version; the update is conditional on it, so a writer
+that lost a race fails loudly (:class:`ConcurrentUpdate`) instead of overwriting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+
+from famsim.adapters.catalog import plan_from_document, plan_to_document
+from famsim.adapters.sql import schema as t
+from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
+from famsim.domain.cycle import Cycle, Pool
+from famsim.domain.family import Family
+from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
+from famsim.domain.ids import FamilyId, LineId, MemberId, SubscriptionId
+from famsim.domain.lines import Line, LineStatus, SimType, Subscription
+from famsim.domain.members import Member, MemberStatus, Role
+from famsim.domain.money import Money
+from famsim.domain.plan import DeviceKind, Plan
+from famsim.domain.units import Resource, Zone
+from famsim.service.ports import ConcurrentUpdate, FamilyNotFound, FamilySummary, PlanNotFound
+
+Row = dict[str, Any]
+Rows = dict[tuple[Any, ...], Row]
+
+# Tables in foreign-key order, with the columns that identify a row in each.
+_CHILD_TABLES: tuple[tuple[Table, tuple[str, ...]], ...] = (
+    (t.cycles, ("family_id", "number")),
+    (t.members, ("id",)),
+    (t.lines, ("id",)),
+    (t.subscriptions, ("id",)),
+    (t.allocations, ("member_id",)),
+    (t.allocation_limits, ("member_id", "resource", "zone")),
+    (t.pools, ("family_id", "cycle_number", "resource", "zone")),
+)
+
+
+class SqlPlanRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._cache: dict[str, Plan] = {}
+
+    def get(self, code: str) -> Plan:
+        if code not in self._cache:
+            row = self._connection.execute(
+                select(t.plans.c.document).where(t.plans.c.code == code)
+            ).first()
+            if row is None:
+                raise PlanNotFound(f"no plan {code!r} in the catalog")
+            self._cache[code] = plan_from_document(row.document)
+        return self._cache[code]
+
+    def catalog(self) -> Sequence[Plan]:
+        rows = self._connection.execute(select(t.plans.c.document).order_by(t.plans.c.code))
+        return [plan_from_document(row.document) for row in rows]
+
+    def save(self, plan: Plan) -> None:
+        values = {
+            "name": plan.name,
+            "currency": plan.currency,
+            "document": plan_to_document(plan),
+            "updated_at": datetime.now(UTC),
+        }
+        changed = self._connection.execute(
+            update(t.plans).where(t.plans.c.code == plan.code).values(**values)
+        ).rowcount
+        if not changed:
+            self._connection.execute(insert(t.plans).values(code=plan.code, **values))
+        self._cache[plan.code] = plan
+
+
+class SqlFamilyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._new: dict[FamilyId, Family] = {}
+        self._seen: dict[FamilyId, tuple[Family, dict[str, Rows]]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def add(self, family: Family) -> None:
+        self._new[family.id] = family
+
+    def get(self, family_id: str, *, for_update: bool = False) -> Family:
+        if family_id in self._new:
+            return self._new[FamilyId(family_id)]
+        if family_id in self._seen:
+            return self._seen[FamilyId(family_id)][0]
+        query = select(t.families).where(t.families.c.id == family_id)
+        if for_update and self._connection.dialect.name != "sqlite":
+            query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already serialises
+        row = self._connection.execute(query).mappings().first()
+        if row is None:
+            raise FamilyNotFound(f"no family {family_id!r}")
+        family = self._load(dict(row))
+        self._seen[family.id] = (family, _rows(family))
+        return family
+
+    def _fetch(self, table: Table, family_id: str, *order: str) -> list[Row]:
+        query = select(table).where(table.c.family_id == family_id)
+        query = query.order_by(*(table.c[name] for name in order))
+        return [dict(r) for r in self._connection.execute(query).mappings()]
+
+    def _load(self, row: Row) -> Family:
+        family_id = row["id"]
+        cycle_row = (
+            self._connection.execute(
+                select(t.cycles)
+                .where(t.cycles.c.family_id == family_id)
+                .order_by(t.cycles.c.number.desc())
+                .limit(1)
+            )
+            .mappings()
+            .one()
+        )
+        pool_rows = self._connection.execute(
+            select(t.pools).where(
+                and_(
+                    t.pools.c.family_id == family_id, t.pools.c.cycle_number == cycle_row["number"]
+                )
+            )
+        ).mappings()
+        cycle = Cycle(
+            number=cycle_row["number"],
+            start=cycle_row["start_on"],
+            end=cycle_row["end_on"],
+            plan_code=cycle_row["plan_code"],
+            pools={
+                (Resource(p["resource"]), Zone(p["zone"])): Pool(
+                    Resource(p["resource"]), Zone(p["zone"]), p["total"], p["used"], p["reserved"]
+                )
+                for p in pool_rows
+            },
+        )
+        currency = row["currency"]
+        members = {
+            MemberId(m["id"]): Member(
+                id=MemberId(m["id"]),
+                name=m["name"],
+                role=Role(m["role"]),
+                joined_on=m["joined_on"],
+                guardian_id=MemberId(m["guardian_id"]) if m["guardian_id"] else None,
+                status=MemberStatus(m["status"]),
+                removed_on=m["removed_on"],
+            )
+            for m in self._fetch(t.members, family_id, "position")
+        }
+        lines: dict[LineId, Line] = {
+            LineId(r["id"]): Line(
+                id=LineId(r["id"]),
+                msisdn=Msisdn(r["msisdn"]),
+                member_id=MemberId(r["member_id"]),
+                data_only=r["data_only"],
+                status=LineStatus(r["status"]),
+                suspended_reason=r["suspended_reason"],
+            )
+            for r in self._fetch(t.lines, family_id, "position")
+        }
+        for s in self._fetch(t.subscriptions, family_id, "line_id", "position"):
+            lines[LineId(s["line_id"])].subscriptions.append(
+                Subscription(
+                    id=SubscriptionId(s["id"]),
+                    iccid=Iccid(s["iccid"]),
+                    imsi=Imsi(s["imsi"]),
+                    sim_type=SimType(s["sim_type"]),
+                    device_kind=DeviceKind(s["device_kind"]),
+                    primary=s["is_primary"],
+                    eid=Eid(s["eid"]) if s["eid"] else None,
+                    imei=Imei(s["imei"]) if s["imei"] else None,
+                )
+            )
+        limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
+        for r in self._fetch(t.allocation_limits, family_id, "member_id", "resource", "zone"):
+            key = (Resource(r["resource"]), Zone(r["zone"]))
+            limits.setdefault(MemberId(r["member_id"]), {})[key] = Limit(r["quota"], r["hard_cap"])
+        allocations = {
+            MemberId(a["member_id"]): Allocation(
+                limits=limits.get(MemberId(a["member_id"]), {}),
+                hotspot_quota=a["hotspot_quota"],
+                exhaustion=ExhaustionAction(a["exhaustion"]),
+                redirect_url=a["redirect_url"],
+                money_cap=_money(a["money_cap_minor"], currency),
+                roaming_allowed=a["roaming_allowed"],
+            )
+            for a in self._fetch(t.allocations, family_id, "member_id")
+        }
+        return Family(
+            id=FamilyId(family_id),
+            name=row["name"],
+            plan_code=row["plan_code"],
+            currency=currency,
+            owner_id=MemberId(row["owner_id"]),
+            created_on=row["created_on"],
+            cycle_day=row["cycle_day"],
+            cycle=cycle,
+            members=members,
+            lines=lines,
+            allocations=allocations,
+            money_cap=_money(row["money_cap_minor"], currency),
+            oversubscription_allowed=row["oversubscription_allowed"],
+            pending_plan_code=row["pending_plan_code"],
+            version=row["version"],
+        )
+
+    def summaries(self) -> Sequence[FamilySummary]:
+        member_count = (
+            select(func.count())
+            .where(t.members.c.family_id == t.families.c.id, t.members.c.status == "active")
+            .correlate(t.families)
+            .scalar_subquery()
+        )
+        line_count = (
+            select(func.count())
+            .where(t.lines.c.family_id == t.families.c.id)
+            .correlate(t.families)
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                t.families.c.id,
+                t.families.c.name,
+                t.families.c.plan_code,
+                t.families.c.created_on,
+                t.members.c.name.label("owner_name"),
+                member_count.label("members"),
+                line_count.label("lines"),
+            )
+            .join(t.members, t.members.c.id == t.families.c.owner_id)
+            .order_by(t.families.c.created_on, t.families.c.name)
+        )
+        return [
+            FamilySummary(
+                id=FamilyId(r.id),
+                name=r.name,
+                plan_code=r.plan_code,
+                owner_name=r.owner_name,
+                members=r.members,
+                lines=r.lines,
+                created_on=r.created_on,
+            )
+            for r in self._connection.execute(query)
+        ]
+
+    def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None:
+        return self._owner(select(t.lines.c.family_id).where(t.lines.c.msisdn == msisdn.e164))
+
+    def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None:
+        query = select(t.subscriptions.c.family_id).where(t.subscriptions.c.iccid == iccid.digits)
+        return self._owner(query)
+
+    def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None:
+        query = select(t.subscriptions.c.family_id).where(t.subscriptions.c.imsi == imsi.digits)
+        return self._owner(query)
+
+    def _owner(self, query: Any) -> FamilyId | None:
+        found = self._connection.execute(query).scalar()
+        return FamilyId(found) if found is not None else None
+
+    # ------------------------------------------------------------------ writing
+    def flush(self) -> None:
+        """Write every new and every loaded family, then forget them."""
+        for family in self._new.values():
+            rows = _rows(family)
+            self._connection.execute(
+                insert(t.families).values(**rows["families"][(family.id,)], version=family.version)
+            )
+            for table, _key in _CHILD_TABLES:
+                _apply(self._connection, table, {}, rows[table.name])
+            self._seen[family.id] = (family, rows)
+        self._new.clear()
+        for family_id, (family, before) in list(self._seen.items()):
+            after = _rows(family)
+            if after == before:
+                continue
+            changed = self._connection.execute(
+                update(t.families)
+                .where(t.families.c.id == family.id, t.families.c.version == family.version)
+                .values(**after["families"][(family.id,)], version=family.version + 1)
+            ).rowcount
+            if changed != 1:
+                raise ConcurrentUpdate(
+                    f"family {family.name!r} was changed by someone else meanwhile; try again"
+                )
+            for table, _key in _CHILD_TABLES:
+                _apply(self._connection, table, before[table.name], after[table.name])
+            family.version += 1
+            self._seen[family_id] = (family, _rows(family))
+
+
+def _apply(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
+    """Bring ``table`` from the rows in ``before`` to those in ``after``."""
+    added = [row for key, row in after.items() if key not in before]
+    if added:
+        connection.execute(insert(table), added)
+    for key, row in after.items():
+        if key in before and before[key] != row:
+            connection.execute(update(table).where(*_match(table, key)).values(**row))
+    for key in before.keys() - after.keys():
+        connection.execute(delete(table).where(*_match(table, key)))
+
+
+def _match(table: Table, key: tuple[Any, ...]) -> Iterable[Any]:
+    columns = dict(_CHILD_TABLES)[table] if table is not t.families else ("id",)
+    return [table.c[name] == value for name, value in zip(columns, key, strict=True)]
+
+
+def _money(minor: int | None, currency: str) -> Money | None:
+    return None if minor is None else Money(minor, currency)
+
+
+def _keyed(table: Table, rows: Iterable[Row]) -> Rows:
+    columns = dict(_CHILD_TABLES)[table]
+    return {tuple(row[name] for name in columns): row for row in rows}
+
+
+def _rows(family: Family) -> dict[str, Rows]:
+    """The rows that store ``family``: the one mapping from the domain to the tables."""
+    fid = family.id
+    cycle = family.cycle
+    result: dict[str, Rows] = {
+        "families": {
+            (fid,): {
+                "id": fid,
+                "name": family.name,
+                "plan_code": family.plan_code,
+                "pending_plan_code": family.pending_plan_code,
+                "currency": family.currency,
+                "owner_id": family.owner_id,
+                "created_on": family.created_on,
+                "cycle_day": family.cycle_day,
+                "money_cap_minor": family.money_cap.minor if family.money_cap else None,
+                "oversubscription_allowed": family.oversubscription_allowed,
+            }
+        }
+    }
+    result["cycles"] = _keyed(
+        t.cycles,
+        [
+            {
+                "family_id": fid,
+                "number": cycle.number,
+                "start_on": cycle.start,
+                "end_on": cycle.end,
+                "plan_code": cycle.plan_code,
+            }
+        ],
+    )
+    result["members"] = _keyed(
+        t.members,
+        (
+            {
+                "id": m.id,
+                "family_id": fid,
+                "name": m.name,
+                "role": m.role.value,
+                "guardian_id": m.guardian_id,
+                "status": m.status.value,
+                "joined_on": m.joined_on,
+                "removed_on": m.removed_on,
+                "position": position,
+            }
+            for position, m in enumerate(family.members.values())
+        ),
+    )
+    result["lines"] = _keyed(
+        t.lines,
+        (
+            {
+                "id": line.id,
+                "family_id": fid,
+                "member_id": line.member_id,
+                "msisdn": line.msisdn.e164,
+                "data_only": line.data_only,
+                "status": line.status.value,
+                "suspended_reason": line.suspended_reason,
+                "position": position,
+            }
+            for position, line in enumerate(family.lines.values())
+        ),
+    )
+    result["subscriptions"] = _keyed(
+        t.subscriptions,
+        (
+            {
+                "id": s.id,
+                "line_id": line.id,
+                "family_id": fid,
+                "iccid": s.iccid.digits,
+                "imsi": s.imsi.digits,
+                "sim_type": s.sim_type.value,
+                "device_kind": s.device_kind.value,
+                "is_primary": s.primary,
+                "eid": s.eid.digits if s.eid else None,
+                "imei": s.imei.digits if s.imei else None,
+                "position": position,
+            }
+            for line in family.lines.values()
+            for position, s in enumerate(line.subscriptions)
+        ),
+    )
+    result["allocations"] = _keyed(
+        t.allocations,
+        (
+            {
+                "member_id": member_id,
+                "family_id": fid,
+                "hotspot_quota": a.hotspot_quota,
+                "exhaustion": a.exhaustion.value,
+                "redirect_url": a.redirect_url,
+                "money_cap_minor": a.money_cap.minor if a.money_cap else None,
+                "roaming_allowed": a.roaming_allowed,
+            }
+            for member_id, a in family.allocations.items()
+        ),
+    )
+    result["allocation_limits"] = _keyed(
+        t.allocation_limits,
+        (
+            {
+                "member_id": member_id,
+                "family_id": fid,
+                "resource": resource.value,
+                "zone": zone,
+                "quota": limit.quota,
+                "hard_cap": limit.hard_cap,
+            }
+            for member_id, a in family.allocations.items()
+            for (resource, zone), limit in a.limits.items()
+        ),
+    )
+    result["pools"] = _keyed(
+        t.pools,
+        (
+            {
+                "family_id": fid,
+                "cycle_number": cycle.number,
+                "resource": pool.resource.value,
+                "zone": pool.zone,
+                "total": pool.total,
+                "used": pool.used,
+                "reserved": pool.reserved,
+            }
+            for pool in cycle.pools.values()
+        ),
+    )
+    return result

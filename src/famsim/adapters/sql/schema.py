@@ -1,0 +1,161 @@
+"""The tables. Alembic migrations create them; this metadata is what they must match.
+
+Quantities are BIGINT (a cycle's bytes overflow 32 bits) and money is BIGINT minor units
+with the currency beside it on the family. Members, lines and subscriptions are never
+deleted, so usage records added later can always point at who and what used them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+families = Table(
+    "families",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("plan_code", String(64), ForeignKey("plans.code"), nullable=False),
+    Column("pending_plan_code", String(64), ForeignKey("plans.code"), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("created_on", Date, nullable=False),
+    Column("cycle_day", Integer, nullable=False),
+    Column("money_cap_minor", BigInteger, nullable=True),
+    Column("oversubscription_allowed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("cycle_day BETWEEN 1 AND 28", name="cycle_day"),
+    CheckConstraint("money_cap_minor IS NULL OR money_cap_minor >= 0", name="money_cap"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("guardian_id", ID, ForeignKey("members.id"), nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("joined_on", Date, nullable=False),
+    Column("removed_on", Date, nullable=True),
+    Column("position", Integer, nullable=False),
+    CheckConstraint("role IN ('owner', 'adult', 'child')", name="role"),
+    CheckConstraint("role <> 'child' OR guardian_id IS NOT NULL", name="child_guardian"),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("msisdn", String(16), nullable=False, unique=True),
+    Column("data_only", Boolean, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("suspended_reason", String(100), nullable=True),
+    Column("position", Integer, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("line_id", ID, ForeignKey("lines.id"), nullable=False, index=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("iccid", String(20), nullable=False, unique=True),
+    Column("imsi", String(15), nullable=False, unique=True),
+    Column("sim_type", String(10), nullable=False),
+    Column("device_kind", String(10), nullable=False),
+    Column("is_primary", Boolean, nullable=False),
+    Column("eid", String(32), nullable=True),
+    Column("imei", String(15), nullable=True),
+    Column("position", Integer, nullable=False),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("member_id", ID, ForeignKey("members.id"), primary_key=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("hotspot_quota", BigInteger, nullable=True),
+    Column("exhaustion", String(10), nullable=False),
+    Column("redirect_url", String(500), nullable=True),
+    Column("money_cap_minor", BigInteger, nullable=True),
+    Column("roaming_allowed", Boolean, nullable=False),
+)
+
+allocation_limits = Table(
+    "allocation_limits",
+    metadata,
+    Column("member_id", ID, ForeignKey("allocations.member_id"), nullable=False),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("quota", BigInteger, nullable=True),
+    Column("hard_cap", BigInteger, nullable=True),
+    PrimaryKeyConstraint("member_id", "resource", "zone"),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("start_on", Date, nullable=False),
+    Column("end_on", Date, nullable=False),
+    Column("plan_code", String(64), ForeignKey("plans.code"), nullable=False),
+    PrimaryKeyConstraint("family_id", "number"),
+    CheckConstraint("end_on > start_on", name="dates"),
+)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("family_id", ID, nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("total", BigInteger, nullable=True),
+    Column("used", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    PrimaryKeyConstraint("family_id", "cycle_number", "resource", "zone"),
+    ForeignKeyConstraint(["family_id", "cycle_number"], ["cycles.family_id", "cycles.number"]),
+    CheckConstraint("used >= 0 AND reserved >= 0", name="non_negative"),
+)

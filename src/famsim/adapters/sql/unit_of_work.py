@@ -1,0 +1,82 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from famsim.adapters.sql.repository import SqlFamilyRepository, SqlPlanRepository
+from famsim.domain.errors import Conflict, FamsimError
+from famsim.service.ports import IdentifierTaken
+
+
+class StorageUnavailable(FamsimError):  # noqa: N818
+    """The database cannot be reached or opened."""
+
+
+class SqlUnitOfWork:
+    """Opens a connection on enter; the transaction starts at the first statement.
+
+    Leaving without :meth:`commit` rolls everything back, so a failed command (or a crash)
+    writes nothing at all.
+    """
+
+    families: SqlFamilyRepository
+    plans: SqlPlanRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self._connection = self._engine.connect()
+        except OperationalError as exc:
+            url = self._engine.url.render_as_string(hide_password=True)
+            raise StorageUnavailable(f"cannot open the database {url}: {exc.orig}") from None
+        self.families = SqlFamilyRepository(self._connection)
+        self.plans = SqlPlanRepository(self._connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            self._connection.rollback()
+        finally:
+            self._connection.close()
+            self._connection = None
+
+    def commit(self) -> None:
+        assert self._connection is not None
+        try:
+            self.families.flush()
+            self._connection.commit()
+        except IntegrityError as exc:
+            self._connection.rollback()
+            raise _conflict(exc) from exc
+        except OperationalError as exc:
+            self._connection.rollback()
+            if "locked" in str(exc.orig) or "could not serialize" in str(exc.orig):
+                raise Conflict("the database is busy with another change; try again") from None
+            raise
+
+    def rollback(self) -> None:
+        assert self._connection is not None
+        self._connection.rollback()
+
+
+def _conflict(exc: IntegrityError) -> Conflict:
+    """Name the identifier a unique key refused, without leaking SQL to the caller."""
+    text = str(exc.orig).lower()
+    for column, what in (("msisdn", "number"), ("iccid", "ICCID"), ("imsi", "IMSI")):
+        if column in text:
+            return IdentifierTaken(f"this {what} is already in use by another line")
+    return Conflict("the change conflicts with data stored meanwhile; try again")

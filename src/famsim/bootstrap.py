@@ -1,0 +1,81 @@
+"""The composition root: settings -> adapters -> service, handed to the entrypoints.
+
+Entrypoints call :func:`bootstrap` and use the returned :class:`App`; they never import an
+adapter themselves, so swapping SQLite for PostgreSQL (or a fake in tests) happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from famsim.adapters import catalog
+from famsim.adapters.clock import SystemClock
+from famsim.adapters.sql import migrate
+from famsim.adapters.sql.engine import make_engine
+from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
+from famsim.config import Settings
+from famsim.domain.errors import FamsimError
+from famsim.domain.plan import Plan
+from famsim.service.messagebus import MessageBus
+from famsim.service.ports import Clock, UnitOfWork
+
+
+class NotInitialised(FamsimError):  # noqa: N818
+    """The database has no schema yet, or an older one."""
+
+
+@dataclass
+class App:
+    """What an entrypoint needs: the bus for commands, units of work for queries."""
+
+    settings: Settings
+    engine: Engine
+    bus: MessageBus
+    uow: Callable[[], UnitOfWork]
+
+    @property
+    def database(self) -> str:
+        """The database URL with any password hidden, for messages."""
+        return make_url(self.settings.effective_database_url).render_as_string(hide_password=True)
+
+    def initialise(self) -> None:
+        """Create or upgrade the schema (idempotent)."""
+        try:
+            migrate.upgrade(self.engine)
+        except Exception as exc:
+            if isinstance(exc, FamsimError):
+                raise
+            raise StorageUnavailable(f"cannot migrate {self.database}: {exc}") from None
+
+    def require_schema(self) -> None:
+        try:
+            current = migrate.is_current(self.engine)
+        except Exception as exc:
+            raise StorageUnavailable(f"cannot open {self.database}: {exc}") from None
+        if not current:
+            raise NotInitialised(
+                f"the database {self.database} is not initialised: run `famsim init` first"
+            )
+
+    def read_catalog(self, path: Path | None = None) -> list[Plan]:
+        """Parse a catalog file (the configured one, or the shipped sample)."""
+        return catalog.load_catalog(path or self.settings.catalog or catalog.sample_catalog_path())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
+    settings = settings or Settings()
+    url = settings.effective_database_url
+    if url.startswith("sqlite:///") and not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    uow_factory: Callable[[], UnitOfWork] = lambda: SqlUnitOfWork(engine)  # noqa: E731
+    bus = MessageBus(uow_factory, clock or SystemClock())
+    return App(settings=settings, engine=engine, bus=bus, uow=uow_factory)

@@ -1,0 +1,39 @@
+"""famsim's settings: one pydantic-settings object, read from FAMSIM_* variables.
+
+It is built in :mod:`famsim.bootstrap` (never at import), so tests and commands can pass
+their own values.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "famsim"
+
+
+class Settings(BaseSettings):
+    """Where famsim keeps its data and which database it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="FAMSIM_", extra="ignore")
+
+    data_dir: Path = _default_data_dir()
+    """Directory for the embedded SQLite database and other local state."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; unset means SQLite at ``<data_dir>/famsim.db``. For PostgreSQL use
+    ``postgresql+psycopg://user:password@host:5432/famsim``."""
+
+    catalog: Path | None = None
+    """Plan catalog (TOML) that ``famsim init`` loads; unset means the shipped sample."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'famsim.db'}"

@@ -1,0 +1,1 @@
+"""The domain: value types and business rules, free of frameworks, storage and HTTP."""

@@ -1,0 +1,82 @@
+"""How the owner splits the pool: a member's quotas, caps and rights.
+
+An allocation is a value: the owner replaces it whole, and the family checks the new one
+against the plan before it takes effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from famsim.domain.errors import InvalidAmount, InvalidInput
+from famsim.domain.money import Money
+from famsim.domain.units import Resource, Zone
+
+
+class ExhaustionAction(StrEnum):
+    """What the network does when the member's last units are granted."""
+
+    BLOCK = "block"
+    THROTTLE = "throttle"
+    REDIRECT = "redirect"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A member's limit on one resource in one zone for a cycle.
+
+    ``quota`` is the member's promised share of the pool (None: draw from the pool freely,
+    nothing set aside). ``hard_cap`` is the most the member may ever use in the cycle, pool
+    and paid overage together (None: no ceiling beyond quota, pool and money caps).
+    """
+
+    quota: int | None = None
+    hard_cap: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("quota", self.quota), ("hard cap", self.hard_cap)):
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise InvalidAmount(f"{name} must be a whole non-negative amount, got {value!r}")
+        if self.quota is not None and self.hard_cap is not None and self.hard_cap < self.quota:
+            raise InvalidAmount(
+                f"hard cap {self.hard_cap} is below the quota {self.quota}: "
+                "a cap cannot be smaller than the share promised"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Everything the owner decides for one member.
+
+    ``limits`` holds only the (resource, zone) pairs the owner limited; any other pair is
+    shared freely. ``hotspot_quota`` is the bytes the member may use tethered (None: the
+    plan's hotspot rule alone applies). ``money_cap`` bounds the member's overage spend
+    (None: only the family's cap applies).
+    """
+
+    limits: Mapping[tuple[Resource, Zone], Limit] = field(default_factory=dict)
+    hotspot_quota: int | None = None
+    exhaustion: ExhaustionAction = ExhaustionAction.BLOCK
+    redirect_url: str | None = None
+    money_cap: Money | None = None
+    roaming_allowed: bool = True
+
+    def __post_init__(self) -> None:
+        if self.hotspot_quota is not None and self.hotspot_quota < 0:
+            raise InvalidAmount("hotspot sub-quota cannot be negative")
+        if self.money_cap is not None and self.money_cap.is_negative:
+            raise InvalidAmount("a money cap cannot be negative")
+        if self.redirect_url is not None and not self.redirect_url.startswith(
+            ("https://", "http://")
+        ):
+            raise InvalidInput(f"redirect URL {self.redirect_url!r} must be http(s)")
+
+    def limit(self, resource: Resource, zone: Zone) -> Limit:
+        return self.limits.get((resource, zone), Limit())
+
+    @classmethod
+    def default_for_child(cls, currency: str) -> Allocation:
+        """Children start safe: no roaming and no paid overage until the owner says so."""
+        return cls(roaming_allowed=False, money_cap=Money.zero(currency))

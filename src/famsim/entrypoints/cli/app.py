@@ -1,0 +1,385 @@
+"""The commands of ``famsim``: each parses its options, calls the service, renders.
+
+Tables are for people; every listing command takes ``--json`` for scripts. Errors are
+raised as famsim errors and turned into one line with exit code 2 by :func:`main`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from famsim.bootstrap import App, bootstrap
+from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
+from famsim.domain.lines import SimType
+from famsim.domain.members import Role
+from famsim.domain.money import Money
+from famsim.domain.plan import DeviceKind
+from famsim.domain.units import Resource, parse_amount, zone
+from famsim.entrypoints.cli import render
+from famsim.service import commands as c
+from famsim.service import views
+
+app = typer.Typer(
+    help="famsim: family-sharing plans on eSIM lines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+plans_app = typer.Typer(help="The operator's plan catalog.", no_args_is_help=True)
+family_app = typer.Typer(help="Families: create, list, show, change plan.", no_args_is_help=True)
+member_app = typer.Typer(help="Members of a family.", no_args_is_help=True)
+line_app = typer.Typer(help="Lines (numbers) and the devices on them.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+app.add_typer(family_app, name="family")
+app.add_typer(member_app, name="member")
+app.add_typer(line_app, name="line")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+FamilyArg = Annotated[str, typer.Argument(help="Family id or exact family name.")]
+
+
+@contextmanager
+def _app(*, initialised: bool = True) -> Iterator[App]:
+    famsim = bootstrap()
+    try:
+        if initialised:
+            famsim.require_schema()
+        yield famsim
+    finally:
+        famsim.close()
+
+
+def _family(famsim: App, ref: str) -> str:
+    return views.resolve_family(famsim.uow(), ref)
+
+
+# --------------------------------------------------------------------------- init
+@app.command()
+def init(
+    catalog: Annotated[
+        Path | None,
+        typer.Option(help="Plan catalog (TOML) to load; default: FAMSIM_CATALOG or the sample."),
+    ] = None,
+) -> None:
+    """Create or upgrade the database and load the plan catalog."""
+    with _app(initialised=False) as famsim:
+        plans = famsim.read_catalog(catalog)  # validate before touching the database
+        famsim.initialise()
+        famsim.bus.handle(c.LoadPlans(tuple(plans)))
+        render.console.print(f"Database ready: {famsim.database}")
+        render.console.print(f"Loaded {len(plans)} plans: {', '.join(p.code for p in plans)}")
+
+
+# -------------------------------------------------------------------------- plans
+@plans_app.command("list")
+def plans_list(as_json: JsonOption = False) -> None:
+    """List the plans in the catalog."""
+    with _app() as famsim:
+        plans = views.list_plans(famsim.uow())
+    if as_json:
+        render.print_json(plans)
+    else:
+        render.plans_table(plans)
+
+
+@plans_app.command("load")
+def plans_load(path: Annotated[Path, typer.Argument(help="Catalog file (TOML).")]) -> None:
+    """Add or replace plans from a catalog file."""
+    with _app() as famsim:
+        plans = famsim.read_catalog(path)
+        codes = famsim.bus.handle(c.LoadPlans(tuple(plans)))
+    render.console.print(f"Loaded {len(codes)} plans: {', '.join(codes)}")
+
+
+# ------------------------------------------------------------------------- family
+@family_app.command("create")
+def family_create(
+    name: Annotated[str, typer.Option(help="Family name, e.g. 'Chan family'.")],
+    plan: Annotated[str, typer.Option(help="Plan code from `famsim plans list`.")],
+    owner: Annotated[str, typer.Option(help="The owner's name.")],
+    money_cap: Annotated[
+        str | None, typer.Option(help="Family cap on overage spend, e.g. '500.00'.")
+    ] = None,
+    oversubscribe: Annotated[
+        bool, typer.Option(help="Allow quotas that add up to more than the pool.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Open a family on a plan, with its owner."""
+    with _app() as famsim:
+        currency = views.plan_currency(famsim.uow(), plan)
+        family_id = famsim.bus.handle(
+            c.CreateFamily(
+                name=name,
+                plan_code=plan,
+                owner_name=owner,
+                money_cap=Money.parse(money_cap, currency) if money_cap else None,
+                oversubscription_allowed=oversubscribe,
+            )
+        )
+        detail = views.family_detail(famsim.uow(), family_id)
+    _show(detail, as_json)
+
+
+@family_app.command("list")
+def family_list(as_json: JsonOption = False) -> None:
+    """List all families."""
+    with _app() as famsim:
+        families = views.list_families(famsim.uow())
+    if as_json:
+        render.print_json(families)
+    else:
+        render.families_table(families)
+
+
+@family_app.command("show")
+def family_show(family: FamilyArg, as_json: JsonOption = False) -> None:
+    """Show a family: members, allocations, lines, devices and pools."""
+    with _app() as famsim:
+        detail = views.family_detail(famsim.uow(), _family(famsim, family))
+    _show(detail, as_json)
+
+
+@family_app.command("change-plan")
+def family_change_plan(
+    family: FamilyArg,
+    plan: Annotated[str, typer.Argument(help="Code of the plan to move to.")],
+) -> None:
+    """Move the family to another plan from its next cycle on."""
+    with _app() as famsim:
+        family_id = _family(famsim, family)
+        famsim.bus.handle(c.ChangePlan(family_id, plan))
+    render.console.print(f"Plan {plan} takes effect at the start of the next cycle.")
+
+
+def _show(detail: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        render.print_json(detail)
+    else:
+        render.family_detail(detail)
+
+
+# ------------------------------------------------------------------------- member
+@member_app.command("add")
+def member_add(
+    family: FamilyArg,
+    name: Annotated[str, typer.Option(help="The member's name.")],
+    role: Annotated[Role, typer.Option(help="adult or child.")] = Role.ADULT,
+    guardian: Annotated[
+        str | None, typer.Option(help="A child's guardian: an adult member's name or id.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an adult, or a child under a guardian."""
+    with _app() as famsim:
+        family_id = _family(famsim, family)
+        member_id = famsim.bus.handle(c.AddMember(family_id, name, role, guardian))
+    if as_json:
+        render.print_json({"id": member_id, "family_id": family_id})
+    else:
+        render.console.print(f"Added {role.value} {name} (member id {member_id}).")
+
+
+@member_app.command("remove")
+def member_remove(
+    family: FamilyArg,
+    member: Annotated[str, typer.Argument(help="Member name or id.")],
+) -> None:
+    """Remove a member: their lines are suspended and their history kept."""
+    with _app() as famsim:
+        famsim.bus.handle(c.RemoveMember(_family(famsim, family), member))
+    render.console.print(f"Removed {member}; their lines are suspended.")
+
+
+# --------------------------------------------------------------------------- line
+SimOption = Annotated[SimType, typer.Option("--sim", help="esim or physical.")]
+DeviceOption = Annotated[DeviceKind, typer.Option(help="phone, watch, tablet or other.")]
+IccidOption = Annotated[str, typer.Option(help="ICCID (19-20 digits, F padding accepted).")]
+ImsiOption = Annotated[str, typer.Option(help="IMSI of the subscription.")]
+EidOption = Annotated[str | None, typer.Option(help="EID of the eSIM device (32 digits).")]
+ImeiOption = Annotated[str | None, typer.Option(help="IMEI of the device (15 digits).")]
+MsisdnOption = Annotated[str, typer.Option(help="Number in E.164, e.g. +85291234567.")]
+
+
+@line_app.command("add")
+def line_add(
+    family: FamilyArg,
+    member: Annotated[str, typer.Option(help="Member name or id.")],
+    msisdn: MsisdnOption,
+    iccid: IccidOption,
+    imsi: ImsiOption,
+    sim: SimOption = SimType.ESIM,
+    device: DeviceOption = DeviceKind.PHONE,
+    eid: EidOption = None,
+    imei: ImeiOption = None,
+    data_only: Annotated[bool, typer.Option(help="No voice or SMS on this line.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a member a new line (number) with its primary SIM."""
+    spec = c.SubscriptionSpec(iccid, imsi, sim, device, eid, imei)
+    with _app() as famsim:
+        family_id = _family(famsim, family)
+        line_id = famsim.bus.handle(c.AddLine(family_id, member, msisdn, spec, data_only))
+    if as_json:
+        render.print_json({"id": line_id, "family_id": family_id})
+    else:
+        render.console.print(f"Added line {msisdn} (line id {line_id}).")
+
+
+@line_app.command("attach")
+def line_attach(
+    family: FamilyArg,
+    msisdn: MsisdnOption,
+    iccid: IccidOption,
+    imsi: ImsiOption,
+    device: DeviceOption = DeviceKind.WATCH,
+    sim: SimOption = SimType.ESIM,
+    eid: EidOption = None,
+    imei: ImeiOption = None,
+) -> None:
+    """Attach a companion device (watch, tablet) that shares a line's number."""
+    spec = c.SubscriptionSpec(iccid, imsi, sim, device, eid, imei)
+    with _app() as famsim:
+        famsim.bus.handle(c.AddCompanion(_family(famsim, family), msisdn, spec))
+    render.console.print(f"Attached a {device.value} to {msisdn}.")
+
+
+@line_app.command("suspend")
+def line_suspend(
+    family: FamilyArg,
+    msisdn: Annotated[str, typer.Argument(help="The line's number.")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "suspended by owner",
+) -> None:
+    """Suspend a line (no service until resumed)."""
+    with _app() as famsim:
+        famsim.bus.handle(c.SuspendLine(_family(famsim, family), msisdn, reason))
+    render.console.print(f"Suspended {msisdn}.")
+
+
+@line_app.command("resume")
+def line_resume(
+    family: FamilyArg, msisdn: Annotated[str, typer.Argument(help="The line's number.")]
+) -> None:
+    """Resume a suspended line."""
+    with _app() as famsim:
+        famsim.bus.handle(c.ResumeLine(_family(famsim, family), msisdn))
+    render.console.print(f"Resumed {msisdn}.")
+
+
+# ----------------------------------------------------------------------- allocate
+NONE_WORDS = {"none", "off", "-"}
+
+
+def _limit_value(resource: Resource, text: str | None, current: int | None) -> int | None:
+    if text is None:
+        return current
+    if text.strip().lower() in NONE_WORDS:
+        return None
+    return parse_amount(resource, text)
+
+
+@app.command()
+def allocate(
+    family: FamilyArg,
+    member: Annotated[str, typer.Argument(help="Member name or id.")],
+    zone_name: Annotated[str, typer.Option("--zone", help="Zone the limits apply to.")] = "home",
+    data_quota: Annotated[str | None, typer.Option(help="e.g. 10GB; 'none' to share.")] = None,
+    data_cap: Annotated[str | None, typer.Option(help="Hard cap, e.g. 12GB; 'none'.")] = None,
+    voice_quota: Annotated[str | None, typer.Option(help="e.g. 300min; 'none'.")] = None,
+    voice_cap: Annotated[str | None, typer.Option(help="e.g. 600min; 'none'.")] = None,
+    sms_quota: Annotated[str | None, typer.Option(help="e.g. 100; 'none'.")] = None,
+    sms_cap: Annotated[str | None, typer.Option(help="e.g. 200; 'none'.")] = None,
+    hotspot: Annotated[
+        str | None, typer.Option(help="Hotspot sub-quota, e.g. 2GB; 'none' for the plan rule.")
+    ] = None,
+    money_cap: Annotated[
+        str | None, typer.Option(help="Cap on the member's overage spend, e.g. 100.00; 'none'.")
+    ] = None,
+    roaming: Annotated[bool | None, typer.Option("--roaming/--no-roaming")] = None,
+    on_exhaust: Annotated[
+        ExhaustionAction | None, typer.Option(help="block, throttle or redirect.")
+    ] = None,
+    redirect_url: Annotated[str | None, typer.Option(help="Top-up page for redirect.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a member's allocation; options not given keep their current value."""
+    z = zone(zone_name)
+    given = {
+        Resource.DATA: (data_quota, data_cap),
+        Resource.VOICE: (voice_quota, voice_cap),
+        Resource.SMS: (sms_quota, sms_cap),
+    }
+    with _app() as famsim:
+        family_id = _family(famsim, family)
+        member_id, current = views.current_allocation(famsim.uow(), family_id, member)
+        limits = dict(current.limits)
+        for resource, (quota, cap) in given.items():
+            if quota is None and cap is None:
+                continue
+            old = current.limit(resource, z)
+            new = Limit(
+                _limit_value(resource, quota, old.quota), _limit_value(resource, cap, old.hard_cap)
+            )
+            if new == Limit():
+                limits.pop((resource, z), None)
+            else:
+                limits[(resource, z)] = new
+        currency = views.family_currency(famsim.uow(), family_id)
+        updated: Allocation = dataclasses.replace(
+            current,
+            limits=limits,
+            hotspot_quota=_limit_value(Resource.DATA, hotspot, current.hotspot_quota),
+            money_cap=_money_cap(money_cap, currency, current.money_cap),
+            roaming_allowed=current.roaming_allowed if roaming is None else roaming,
+            exhaustion=on_exhaust or current.exhaustion,
+            redirect_url=redirect_url if redirect_url is not None else current.redirect_url,
+        )
+        famsim.bus.handle(
+            c.SetAllocation(
+                family_id,
+                member_id,
+                limits=dict(updated.limits),
+                hotspot_quota=updated.hotspot_quota,
+                exhaustion=updated.exhaustion,
+                redirect_url=updated.redirect_url,
+                money_cap=updated.money_cap,
+                roaming_allowed=updated.roaming_allowed,
+            )
+        )
+        detail = views.family_detail(famsim.uow(), family_id)
+    _show(detail, as_json)
+
+
+def _money_cap(text: str | None, currency: str, current: Money | None) -> Money | None:
+    if text is None:
+        return current
+    if text.strip().lower() in NONE_WORDS:
+        return None
+    return Money.parse(text, currency)
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+def demo() -> None:
+    """Set up the database, the sample catalog and the demo family, and show it."""
+    from famsim.demo import DEMO_FAMILY, create_demo_family
+
+    with _app(initialised=False) as famsim:
+        plans = famsim.read_catalog()
+        famsim.initialise()
+        famsim.bus.handle(c.LoadPlans(tuple(plans)))
+        existing = [f for f in views.list_families(famsim.uow()) if f["name"] == DEMO_FAMILY]
+        family_id = existing[0]["id"] if existing else create_demo_family(famsim.bus)
+        detail = views.family_detail(famsim.uow(), family_id)
+    render.console.print(f"famsim demo: database {famsim.database}\n")
+    render.family_detail(detail)
+    render.console.print(
+        "\nTry: famsim family list | famsim family show 'Chan family' --json | "
+        "famsim plans list (with the same FAMSIM_DATA_DIR)"
+    )

@@ -1,0 +1,132 @@
+"""Rendering for people (rich tables) and scripts (JSON), from the service's views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from famsim.domain.units import Resource, format_amount
+
+console = Console()
+
+
+def print_json(data: Any) -> None:
+    # Plain print, not rich: scripts need exact JSON, never wrapped or coloured.
+    print(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+def _amount(resource: str, amount: int | None) -> str:
+    return format_amount(Resource(resource), amount)
+
+
+def _money(value: dict[str, Any] | None) -> str:
+    return value["text"] if value else "-"
+
+
+def plans_table(plans: list[dict[str, Any]]) -> None:
+    table = Table(title="Plans", title_justify="left")
+    for column in ("code", "name", "monthly", "allowances", "zones", "members", "lines"):
+        table.add_column(column)
+    for plan in plans:
+        allowances = "\n".join(
+            f"{a['zone']}: {a['resource']} {_amount(a['resource'], a['amount'])}"
+            for a in plan["allowances"]
+        )
+        zones = "\n".join(f"{name}: {' '.join(mccs)}" for name, mccs in plan["zones"].items())
+        table.add_row(
+            plan["code"],
+            plan["name"],
+            _money(plan["monthly_fee"]),
+            allowances,
+            zones,
+            str(plan["max_members"]),
+            str(plan["max_lines"]),
+        )
+    console.print(table)
+
+
+def families_table(families: list[dict[str, Any]]) -> None:
+    table = Table(title="Families", title_justify="left")
+    table.add_column("id", no_wrap=True, min_width=32)
+    for column in ("name", "plan", "owner", "members", "lines", "since"):
+        table.add_column(column)
+    for f in families:
+        table.add_row(
+            f["id"],
+            f["name"],
+            f["plan"],
+            f["owner"],
+            str(f["members"]),
+            str(f["lines"]),
+            f["created_on"],
+        )
+    console.print(table)
+    if not families:
+        console.print("No families yet: create one with `famsim family create`.")
+
+
+def family_detail(family: dict[str, Any]) -> None:
+    cycle = family["cycle"]
+    pending = f" (moving to {family['pending_plan']} next cycle)" if family["pending_plan"] else ""
+    console.print(f"[bold]{family['name']}[/bold]  id {family['id']}")
+    console.print(
+        f"plan {family['plan']}{pending}; cycle {cycle['number']}: {cycle['start']} to "
+        f"{cycle['end']}; family money cap {_money(family['money_cap'])}"
+        + ("; oversubscription allowed" if family["oversubscription_allowed"] else "")
+    )
+    names = {m["id"]: m["name"] for m in family["members"]}
+
+    members = Table(title="Members", title_justify="left")
+    for column in ("name", "role", "guardian", "status", "limits", "hotspot", "money cap", "roam"):
+        members.add_column(column)
+    for m in family["members"]:
+        allocation = m["allocation"]
+        limits = "\n".join(
+            f"{lim['resource']}/{lim['zone']}: quota {_amount(lim['resource'], lim['quota'])}"
+            + (
+                f", cap {_amount(lim['resource'], lim['hard_cap'])}"
+                if lim["hard_cap"] is not None
+                else ""
+            )
+            for lim in allocation["limits"]
+        )
+        hotspot = allocation["hotspot_quota"]
+        members.add_row(
+            m["name"],
+            m["role"],
+            names.get(m["guardian_id"], "-") if m["guardian_id"] else "-",
+            m["status"],
+            limits or "shares the pool",
+            "plan rule" if hotspot is None else _amount("data", hotspot),
+            _money(allocation["money_cap"]),
+            "yes" if allocation["roaming_allowed"] else "no",
+        )
+    console.print(members)
+
+    lines = Table(title="Lines", title_justify="left")
+    for column in ("number", "member", "devices", "status"):
+        lines.add_column(column)
+    for line in family["lines"]:
+        devices = "\n".join(
+            f"{'*' if s['primary'] else '+'} {s['device_kind']} {s['sim_type']} ICCID {s['iccid']}"
+            for s in line["subscriptions"]
+        )
+        status = line["status"] + (
+            f" ({line['suspended_reason']})" if line["suspended_reason"] else ""
+        )
+        kind = " (data only)" if line["data_only"] else ""
+        lines.add_row(line["display"] + kind, line["member"], devices, status)
+    console.print(lines)
+
+    pools = Table(title="Pools this cycle", title_justify="left")
+    for column in ("resource", "zone", "total", "used", "reserved"):
+        pools.add_column(column)
+    for p in cycle["pools"]:
+        r = p["resource"]
+        pools.add_row(
+            r, p["zone"], _amount(r, p["total"]), _amount(r, p["used"]), _amount(r, p["reserved"])
+        )
+    console.print(pools)

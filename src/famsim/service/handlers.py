@@ -1,0 +1,187 @@
+"""One handler per command. Each runs in its own unit of work and commits once.
+
+Handlers parse identifiers, load the aggregate for update, let the domain decide, and
+check what only storage can know (a number used by another family). They return the id
+of what they created, so callers can show or link it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from famsim.domain.allocation import Allocation
+from famsim.domain.family import Family
+from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
+from famsim.domain.ids import FamilyId, LineId, MemberId, SubscriptionId, new_id
+from famsim.domain.lines import Subscription
+from famsim.domain.plan import Plan
+from famsim.service import commands as c
+from famsim.service.ports import Clock, IdentifierTaken, UnitOfWork
+
+
+def load_plans(cmd: c.LoadPlans, uow: UnitOfWork, clock: Clock) -> list[str]:
+    with uow:
+        for plan in cmd.plans:
+            uow.plans.save(plan)
+        uow.commit()
+        return [plan.code for plan in cmd.plans]
+
+
+def create_family(cmd: c.CreateFamily, uow: UnitOfWork, clock: Clock) -> FamilyId:
+    with uow:
+        plan = uow.plans.get(cmd.plan_code)
+        family = Family.create(
+            name=cmd.name,
+            plan=plan,
+            owner_name=cmd.owner_name,
+            today=clock.today(),
+            money_cap=cmd.money_cap,
+            oversubscription_allowed=cmd.oversubscription_allowed,
+        )
+        uow.families.add(family)
+        uow.commit()
+        return family.id
+
+
+def add_member(cmd: c.AddMember, uow: UnitOfWork, clock: Clock) -> MemberId:
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        member = family.add_member(
+            uow.plans.get(family.plan_code),
+            name=cmd.name,
+            role=cmd.role,
+            today=clock.today(),
+            guardian_id=cmd.guardian_id,
+        )
+        uow.commit()
+        return member.id
+
+
+def remove_member(cmd: c.RemoveMember, uow: UnitOfWork, clock: Clock) -> MemberId:
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        family.remove_member(cmd.member_id, clock.today())
+        uow.commit()
+        return MemberId(cmd.member_id)
+
+
+def add_line(cmd: c.AddLine, uow: UnitOfWork, clock: Clock) -> LineId:
+    msisdn = Msisdn.parse(cmd.msisdn)
+    subscription = _subscription(cmd.subscription, primary=True)
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        _check_free_elsewhere(uow, family, subscription, msisdn)
+        line = family.add_line(
+            uow.plans.get(family.plan_code),
+            member_id=cmd.member_id,
+            msisdn=msisdn,
+            primary=subscription,
+            data_only=cmd.data_only,
+        )
+        uow.commit()
+        return line.id
+
+
+def add_companion(cmd: c.AddCompanion, uow: UnitOfWork, clock: Clock) -> SubscriptionId:
+    msisdn = Msisdn.parse(cmd.msisdn)
+    subscription = _subscription(cmd.subscription, primary=False)
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        _check_free_elsewhere(uow, family, subscription, None)
+        family.add_companion(family.line_by_msisdn(msisdn).id, subscription)
+        uow.commit()
+        return subscription.id
+
+
+def set_allocation(cmd: c.SetAllocation, uow: UnitOfWork, clock: Clock) -> MemberId:
+    allocation = Allocation(
+        limits=dict(cmd.limits),
+        hotspot_quota=cmd.hotspot_quota,
+        exhaustion=cmd.exhaustion,
+        redirect_url=cmd.redirect_url,
+        money_cap=cmd.money_cap,
+        roaming_allowed=cmd.roaming_allowed,
+    )
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        family.set_allocation(cmd.member_id, allocation, _plans_in_force(uow, family))
+        uow.commit()
+        return MemberId(cmd.member_id)
+
+
+def change_plan(cmd: c.ChangePlan, uow: UnitOfWork, clock: Clock) -> str:
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        family.schedule_plan_change(uow.plans.get(family.plan_code), uow.plans.get(cmd.plan_code))
+        uow.commit()
+        return cmd.plan_code
+
+
+def suspend_line(cmd: c.SuspendLine, uow: UnitOfWork, clock: Clock) -> LineId:
+    msisdn = Msisdn.parse(cmd.msisdn)
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        line = family.suspend_line(family.line_by_msisdn(msisdn).id, cmd.reason)
+        uow.commit()
+        return line.id
+
+
+def resume_line(cmd: c.ResumeLine, uow: UnitOfWork, clock: Clock) -> LineId:
+    msisdn = Msisdn.parse(cmd.msisdn)
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        line = family.resume_line(family.line_by_msisdn(msisdn).id)
+        uow.commit()
+        return line.id
+
+
+def _subscription(spec: c.SubscriptionSpec, *, primary: bool) -> Subscription:
+    return Subscription(
+        id=SubscriptionId(new_id()),
+        iccid=Iccid.parse(spec.iccid),
+        imsi=Imsi.parse(spec.imsi),
+        sim_type=spec.sim_type,
+        device_kind=spec.device_kind,
+        primary=primary,
+        eid=Eid.parse(spec.eid) if spec.eid else None,
+        imei=Imei.parse(spec.imei) if spec.imei else None,
+    )
+
+
+def _check_free_elsewhere(
+    uow: UnitOfWork, family: Family, subscription: Subscription, msisdn: Msisdn | None
+) -> None:
+    """Refuse identifiers another family holds; the database's unique keys back this up."""
+    found = [
+        ("ICCID", str(subscription.iccid), uow.families.owner_of_iccid(subscription.iccid)),
+        ("IMSI", str(subscription.imsi), uow.families.owner_of_imsi(subscription.imsi)),
+    ]
+    if msisdn is not None:
+        found.append(("number", msisdn.display, uow.families.owner_of_msisdn(msisdn)))
+    for what, value, owner in found:
+        if owner is not None and owner != family.id:
+            raise IdentifierTaken(f"{what} {value} already belongs to another family")
+
+
+def _plans_in_force(uow: UnitOfWork, family: Family) -> list[Plan]:
+    plans = [uow.plans.get(family.plan_code)]
+    if family.pending_plan_code:
+        plans.append(uow.plans.get(family.pending_plan_code))
+    return plans
+
+
+Handler = Callable[[Any, UnitOfWork, Clock], Any]
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.LoadPlans: load_plans,
+    c.CreateFamily: create_family,
+    c.AddMember: add_member,
+    c.RemoveMember: remove_member,
+    c.AddLine: add_line,
+    c.AddCompanion: add_companion,
+    c.SetAllocation: set_allocation,
+    c.ChangePlan: change_plan,
+    c.SuspendLine: suspend_line,
+    c.ResumeLine: resume_line,
+}

@@ -1,0 +1,107 @@
+"""The ports the service layer needs, as Protocols; adapters implement them.
+
+The unit of work is the transaction: a handler opens it, loads what it needs through the
+repositories, changes domain objects and commits. Nothing is written unless ``commit``
+is called, and a family loaded for change stays locked until the unit of work ends, so
+two writers on one family are serialised (the family is the consistency boundary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from types import TracebackType
+from typing import Protocol, Self
+
+from famsim.domain.errors import Conflict, NotFound
+from famsim.domain.family import Family
+from famsim.domain.identifiers import Iccid, Imsi, Msisdn
+from famsim.domain.ids import FamilyId
+from famsim.domain.plan import Plan
+
+
+class PlanNotFound(NotFound):
+    pass
+
+
+class FamilyNotFound(NotFound):
+    pass
+
+
+class ConcurrentUpdate(Conflict):
+    """Someone else changed the family since it was read; retrying the command is safe."""
+
+
+class IdentifierTaken(Conflict):
+    """An MSISDN, ICCID or IMSI already belongs to another family."""
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySummary:
+    """One row of the family list: enough to find a family without loading it."""
+
+    id: FamilyId
+    name: str
+    plan_code: str
+    owner_name: str
+    members: int
+    lines: int
+    created_on: date
+
+
+class PlanRepository(Protocol):
+    def get(self, code: str) -> Plan:
+        """The plan with this code; raises :class:`PlanNotFound`."""
+        ...
+
+    def catalog(self) -> Sequence[Plan]: ...
+
+    def save(self, plan: Plan) -> None:
+        """Insert or replace the plan with the same code."""
+        ...
+
+
+class FamilyRepository(Protocol):
+    def add(self, family: Family) -> None: ...
+
+    def get(self, family_id: str, *, for_update: bool = False) -> Family:
+        """Load a family; ``for_update`` holds its lock until the unit of work ends."""
+        ...
+
+    def summaries(self) -> Sequence[FamilySummary]: ...
+
+    def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None: ...
+
+    def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None: ...
+
+    def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def plans(self) -> PlanRepository: ...
+
+    @property
+    def families(self) -> FamilyRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Write every family added or loaded in this unit of work, atomically."""
+        ...
+
+    def rollback(self) -> None: ...
+
+
+class Clock(Protocol):
+    def today(self) -> date: ...
