@@ -95,3 +95,71 @@ def database_url(request: pytest.FixtureRequest) -> str:
 # =============================================================================
 # End of the database fixtures.
 # =============================================================================
+
+
+# =============================================================================
+# famsim fixtures shared by every layer's tests.
+#
+#   sample_plans   session   the shipped sample catalog, as domain plans
+#   clock          function  a FixedClock (settable date) for the service's Clock port
+#   memory_bus     function  a MessageBus over the in-memory adapter, sample plans loaded
+#   sql_app        function  a bootstrapped App on `database_url` (SQLite, then PostgreSQL),
+#                            migrated, sample plans loaded, fixed clock
+# =============================================================================
+
+from datetime import date  # noqa: E402
+
+from famsim.adapters.catalog import load_catalog, sample_catalog_path  # noqa: E402
+from famsim.adapters.memory import MemoryStore, MemoryUnitOfWork  # noqa: E402
+from famsim.bootstrap import App, bootstrap  # noqa: E402
+from famsim.config import Settings  # noqa: E402
+from famsim.domain.plan import Plan  # noqa: E402
+from famsim.service.commands import LoadPlans  # noqa: E402
+from famsim.service.messagebus import MessageBus  # noqa: E402
+
+
+class FixedClock:
+    """The service's Clock port with a date the test chooses (and may move)."""
+
+    def __init__(self, today: date) -> None:
+        self.current = today
+
+    def today(self) -> date:
+        return self.current
+
+
+@pytest.fixture(scope="session")
+def sample_plans() -> list[Plan]:
+    return load_catalog(sample_catalog_path())
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(date(2026, 1, 31))
+
+
+@pytest.fixture
+def memory_store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def memory_bus(
+    memory_store: MemoryStore, clock: FixedClock, sample_plans: list[Plan]
+) -> MessageBus:
+    bus = MessageBus(lambda: MemoryUnitOfWork(memory_store), clock)
+    bus.handle(LoadPlans(tuple(sample_plans)))
+    return bus
+
+
+@pytest.fixture
+def sql_app(
+    database_url: str, tmp_path: Path, clock: FixedClock, sample_plans: list[Plan]
+) -> Iterator[App]:
+    app = bootstrap(Settings(database_url=database_url, data_dir=tmp_path), clock)
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(sample_plans)))
+    try:
+        yield app
+    finally:
+        app.close()
