@@ -11,18 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 from famsim.domain.allocation import Allocation
+from famsim.domain.errors import RuleViolation
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, LineId, MemberId, SubscriptionId, new_id
 from famsim.domain.lines import Subscription
 from famsim.domain.plan import Plan
 from famsim.service import commands as c
-from famsim.service.ports import Clock, IdentifierTaken, UnitOfWork
+from famsim.service.ports import Clock, IdentifierTaken, PlanNotFound, UnitOfWork
 
 
 def load_plans(cmd: c.LoadPlans, uow: UnitOfWork, clock: Clock) -> list[str]:
+    """Add or replace plans. A plan keeps its currency for life: families' money caps and
+    invoices are in it, so a plan for another market needs a new code."""
     with uow:
         for plan in cmd.plans:
+            try:
+                stored = uow.plans.get(plan.code)
+            except PlanNotFound:
+                stored = None
+            if stored is not None and stored.currency != plan.currency:
+                raise RuleViolation(
+                    f"plan {plan.code!r} is billed in {stored.currency} and cannot change to "
+                    f"{plan.currency}; give the new plan a new code"
+                )
             uow.plans.save(plan)
         uow.commit()
         return [plan.code for plan in cmd.plans]

@@ -379,7 +379,14 @@ def demo() -> None:
         detail = views.family_detail(famsim.uow(), family_id)
     render.console.print(f"famsim demo: database {famsim.database}\n")
     render.family_detail(detail)
+    where = (
+        f"FAMSIM_DATABASE_URL={famsim.database}"
+        if famsim.settings.database_url
+        else f"FAMSIM_DATA_DIR={famsim.settings.data_dir}"
+    )
     render.console.print(
-        "\nTry: famsim family list | famsim family show 'Chan family' --json | "
-        "famsim plans list (with the same FAMSIM_DATA_DIR)"
+        f"\nExplore it with {where} set:\n"
+        "  famsim family list\n  famsim family show 'Chan family' [--json]\n  famsim plans list",
+        soft_wrap=True,
+        markup=False,
     )
