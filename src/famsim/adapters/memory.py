@@ -67,14 +67,17 @@ class MemoryFamilyRepository:
     def get(self, family_id: str, *, for_update: bool = False) -> Family:
         if family_id in self.touched:
             return self.touched[FamilyId(family_id)]
-        stored = self._store.families.get(FamilyId(family_id))
-        if stored is None:
-            raise FamilyNotFound(f"no family {family_id!r}")
-        family = copy.deepcopy(stored)
+        with self._store.lock:
+            stored = self._store.families.get(FamilyId(family_id))
+            if stored is None:
+                raise FamilyNotFound(f"no family {family_id!r}")
+            family = copy.deepcopy(stored)
         self.touched[family.id] = family
         return family
 
     def summaries(self) -> Sequence[FamilySummary]:
+        with self._store.lock:
+            families = sorted(self._store.families.values(), key=lambda f: (f.created_on, f.name))
         return [
             FamilySummary(
                 id=f.id,
@@ -85,7 +88,7 @@ class MemoryFamilyRepository:
                 lines=len(f.lines),
                 created_on=f.created_on,
             )
-            for f in sorted(self._store.families.values(), key=lambda f: (f.created_on, f.name))
+            for f in families
         ]
 
     def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None:
@@ -98,7 +101,8 @@ class MemoryFamilyRepository:
         return self._find(lambda f: f.subscription_by_imsi(imsi) is not None)
 
     def _find(self, test: Callable[[Family], bool]) -> FamilyId | None:
-        return next((f.id for f in self._store.families.values() if test(f)), None)
+        with self._store.lock:
+            return next((f.id for f in self._store.families.values() if test(f)), None)
 
 
 class MemoryUnitOfWork:
@@ -119,21 +123,27 @@ class MemoryUnitOfWork:
         self.rollback()
 
     def commit(self) -> None:
+        """Store every tracked family that changed; unchanged ones are not checked or written."""
         with self._store.lock:
+            changed = []
             for family in self.families.touched.values():
                 stored = self._store.families.get(family.id)
+                if stored is not None and not _differs(stored, family):
+                    continue
                 if stored is not None and stored.version != family.version:
                     raise ConcurrentUpdate(
                         f"family {family.name!r} was changed by someone else meanwhile"
                     )
+                if family.plan_code not in self._store.plans | self.plans.pending:
+                    raise PlanNotFound(f"no plan {family.plan_code!r} in the catalog")
                 self._check_unique(family)
-            for family in self.families.touched.values():
-                stored = self._store.families.get(family.id)
-                if stored is not None and _differs(stored, family):
+                changed.append((family, stored is not None))
+            for family, existed in changed:
+                if existed:
                     family.version += 1
                 self._store.families[family.id] = copy.deepcopy(family)
             self._store.plans.update(self.plans.pending)
-        self.rollback()
+            self.plans.pending = {}
 
     def _check_unique(self, family: Family) -> None:
         mine = {line.msisdn for line in family.lines.values()}

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from famsim.adapters.catalog.schema import Catalog
+from famsim.adapters.catalog.schema import LOCATION_MARK, Catalog
 from famsim.domain.errors import InvalidInput
 from famsim.domain.plan import Plan
 
@@ -48,7 +48,11 @@ def parse_catalog(text: str, *, source: str = "catalog") -> list[Plan]:
 def _first_problem(exc: ValidationError, document: dict[str, Any]) -> str:
     """One line for the first error: the dotted key (with the plan's code) and the reason."""
     error = exc.errors(include_url=False)[0]
-    location = list(error["loc"])
+    location: list[str | int] = list(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(LOCATION_MARK):
+        path, _, message = message.removeprefix(LOCATION_MARK).partition(": ")
+        location += _steps(path)
     parts: list[str] = []
     node: Any = document
     for step in location:
@@ -59,9 +63,18 @@ def _first_problem(exc: ValidationError, document: dict[str, Any]) -> str:
             continue
         parts.append(str(step))
         node = node.get(step) if isinstance(node, dict) else None
-    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     return f"{'.'.join(parts) or 'top level'}: {message}{more}"
+
+
+def _steps(path: str) -> list[str | int]:
+    """``"roaming_zones[1].mccs"`` -> ``["roaming_zones", 1, "mccs"]``."""
+    steps: list[str | int] = []
+    for part in path.split("."):
+        name, *indices = part.replace("]", "").split("[")
+        steps.append(name)
+        steps.extend(int(i) for i in indices)
+    return steps

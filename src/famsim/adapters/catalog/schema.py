@@ -10,14 +10,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from famsim.domain.errors import FamsimError
-from famsim.domain.money import Money
+from famsim.domain.money import Money, currency_exponent
 from famsim.domain.plan import DeviceKind, HotspotRule, OverageRate, Plan, RoamingZone
 from famsim.domain.units import Resource, Zone, parse_amount, zone
 
 UNLIMITED = "unlimited"
+
+LOCATION_MARK = "@at "
+"""Prefix of a validator message that names a key below the model being validated.
+
+Pydantic locates an error raised in a model validator at the model itself; checks that
+span fields (a zone used before it is defined, an MCC in two zones) name the exact key
+this way, and the loader folds it into the path it reports.
+"""
+
+
+def located(path: str, reason: str) -> ValueError:
+    """A ValueError the loader will report at ``path`` (dotted, with ``[n]`` indices)."""
+    return ValueError(f"{LOCATION_MARK}{path}: {reason}")
 
 
 def _as_value_error(call: Any, *args: Any) -> Any:
@@ -27,12 +48,23 @@ def _as_value_error(call: Any, *args: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+_EXAMPLES = {Resource.DATA: "'20GB'", Resource.VOICE: "'300min'", Resource.SMS: "100"}
+
+
+def _zone_key(name: str) -> str:
+    result: str = _as_value_error(zone, name)
+    return result
+
+
 def _amount_of(resource: Resource) -> Any:
     def check(value: Any) -> int | None:
-        if value == UNLIMITED:
+        if isinstance(value, str) and value.strip().lower() == UNLIMITED:
             return None
         if not isinstance(value, str | int):
-            raise ValueError(f"expected an amount such as {resource.unit!r} units or 'unlimited'")
+            raise ValueError(
+                f"expected an amount in {resource.unit} such as "
+                f"{_EXAMPLES[resource]}, or 'unlimited'"
+            )
         result: int = _as_value_error(parse_amount, resource, value)
         return result
 
@@ -54,6 +86,7 @@ VoiceAmount = Annotated[int | None, _amount_of(Resource.VOICE)]
 SmsAmount = Annotated[int | None, _amount_of(Resource.SMS)]
 Price = Annotated[str, BeforeValidator(_decimal_text)]
 Mcc = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
+ZoneName = Annotated[str, AfterValidator(_zone_key)]
 
 
 class _Strict(BaseModel):
@@ -103,22 +136,68 @@ class PlanSpec(_Strict):
 
     code: str
     name: str
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str
     home_mccs: list[Mcc] = Field(min_length=1)
     monthly_fee: Price
     management_fee: Price = "0"
     line_fees: LineFees
-    allowances: dict[str, ZoneAllowances]
-    overage: dict[str, ZoneOverage] = Field(default_factory=dict)
+    allowances: dict[ZoneName, ZoneAllowances]
+    overage: dict[ZoneName, ZoneOverage] = Field(default_factory=dict)
     roaming_zones: list[RoamingZoneSpec] = Field(default_factory=list)
     hotspot: Hotspot = Hotspot()
     max_members: int = Field(default=5, ge=1, le=100)
     max_lines: int = Field(default=10, ge=1, le=1000)
 
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, code: str) -> str:
+        if code != code.upper():
+            raise ValueError(f"write the currency code in capitals: {code.upper()!r}")
+        _as_value_error(currency_exponent, code)
+        return code
+
     @model_validator(mode="after")
     def _is_a_valid_plan(self) -> PlanSpec:
+        self._check_references()
         _as_value_error(self.to_domain)
         return self
+
+    def _check_references(self) -> None:
+        """Checks that span keys, each reported at the key at fault."""
+        zones = {"home": "home_mccs"}
+        owner = dict.fromkeys(self.home_mccs, "home")
+        for index, spec in enumerate(self.roaming_zones):
+            where = f"roaming_zones[{index}]"
+            if spec.name == "home":
+                raise located(f"{where}.name", "a roaming zone cannot be called 'home'")
+            if spec.name in zones:
+                raise located(f"{where}.name", f"zone {spec.name!r} is defined twice")
+            zones[spec.name] = where
+            for mcc in spec.mccs:
+                if mcc in owner:
+                    raise located(
+                        f"{where}.mccs", f"MCC {mcc} is in both {owner[mcc]!r} and {spec.name!r}"
+                    )
+                owner[mcc] = spec.name
+        for section, table in (("allowances", self.allowances), ("overage", self.overage)):
+            for zone_name in table:
+                if zone_name not in zones:
+                    raise located(
+                        f"{section}.{zone_name}",
+                        f"zone {zone_name!r} is not defined: add it to roaming_zones",
+                    )
+        for zone_name, rates in self.overage.items():
+            for resource in Resource:
+                rate: Rate | None = getattr(rates, resource.value)
+                if rate is None:
+                    continue
+                where = f"overage.{zone_name}.{resource.value}.per"
+                try:
+                    per = parse_amount(resource, rate.per)
+                except FamsimError as exc:
+                    raise located(where, str(exc)) from None
+                if per <= 0:
+                    raise located(where, "an overage rate must be per a positive number of units")
 
     def to_domain(self) -> Plan:
         def money(text: str) -> Money:
@@ -162,10 +241,11 @@ class Catalog(_Strict):
 
     @model_validator(mode="after")
     def _codes_are_unique(self) -> Catalog:
-        codes = [plan.code for plan in self.plans]
-        duplicates = sorted({code for code in codes if codes.count(code) > 1})
-        if duplicates:
-            raise ValueError(f"plan code defined twice: {', '.join(duplicates)}")
+        seen: set[str] = set()
+        for index, plan in enumerate(self.plans):
+            if plan.code in seen:
+                raise located(f"plans[{index}].code", f"plan code {plan.code!r} is defined twice")
+            seen.add(plan.code)
         return self
 
 

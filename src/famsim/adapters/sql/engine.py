@@ -1,9 +1,11 @@
 """Engines for SQLite (embedded default) and PostgreSQL, set up for famsim's transactions.
 
-SQLite: WAL journal (readers never block the writer), foreign keys on, and every
-transaction opened with ``BEGIN IMMEDIATE`` so writers queue for the lock up front instead
-of failing halfway when a read transaction tries to upgrade. PostgreSQL: READ COMMITTED,
-with families locked by ``SELECT ... FOR UPDATE`` in the repository.
+SQLite: WAL journal (outside readers, such as backups and reports, never block famsim),
+foreign keys on, ``synchronous=FULL`` (a commit is on disk before it is acknowledged), and
+every famsim transaction opened with ``BEGIN IMMEDIATE``: one transaction at a time, queued
+at the start, instead of a read transaction failing halfway when it tries to write.
+PostgreSQL: READ COMMITTED, with the family row locked by the repository (``FOR UPDATE`` to
+change a family, ``FOR SHARE`` to read one consistently).
 """
 
 from __future__ import annotations

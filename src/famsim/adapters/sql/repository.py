@@ -32,6 +32,10 @@ Row = dict[str, Any]
 Rows = dict[tuple[Any, ...], Row]
 
 # Tables in foreign-key order, with the columns that identify a row in each.
+# Only allocation limits are ever deleted: members, lines and subscriptions stay for
+# history, and past cycles and their pools stay for billing (the aggregate holds only the
+# current cycle, so a row it no longer holds is not a row to delete).
+_DELETABLE = frozenset({"allocation_limits"})
 _CHILD_TABLES: tuple[tuple[Table, tuple[str, ...]], ...] = (
     (t.cycles, ("family_id", "number")),
     (t.members, ("id",)),
@@ -93,8 +97,11 @@ class SqlFamilyRepository:
         if family_id in self._seen:
             return self._seen[FamilyId(family_id)][0]
         query = select(t.families).where(t.families.c.id == family_id)
-        if for_update and self._connection.dialect.name != "sqlite":
-            query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already serialises
+        if self._connection.dialect.name != "sqlite":
+            # Writers lock the family row before touching its children, so a shared lock
+            # is enough for a reader to see one committed version across all the tables.
+            # SQLite needs neither: BEGIN IMMEDIATE already serialises transactions.
+            query = query.with_for_update(read=not for_update)
         row = self._connection.execute(query).mappings().first()
         if row is None:
             raise FamilyNotFound(f"no family {family_id!r}")
@@ -289,20 +296,26 @@ class SqlFamilyRepository:
                 )
             for table, _key in _CHILD_TABLES:
                 _apply(self._connection, table, before[table.name], after[table.name])
+            for table, _key in reversed(_CHILD_TABLES):
+                _delete_missing(self._connection, table, before[table.name], after[table.name])
             family.version += 1
             self._seen[family_id] = (family, _rows(family))
 
 
 def _apply(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
-    """Bring ``table`` from the rows in ``before`` to those in ``after``."""
+    """Insert the rows of ``after`` that ``before`` lacks and update those that changed."""
     added = [row for key, row in after.items() if key not in before]
     if added:
         connection.execute(insert(table), added)
     for key, row in after.items():
         if key in before and before[key] != row:
             connection.execute(update(table).where(*_match(table, key)).values(**row))
-    for key in before.keys() - after.keys():
-        connection.execute(delete(table).where(*_match(table, key)))
+
+
+def _delete_missing(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
+    if table.name in _DELETABLE:
+        for key in before.keys() - after.keys():
+            connection.execute(delete(table).where(*_match(table, key)))
 
 
 def _match(table: Table, key: tuple[Any, ...]) -> Iterable[Any]:

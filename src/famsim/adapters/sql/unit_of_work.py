@@ -18,10 +18,11 @@ class StorageUnavailable(FamsimError):  # noqa: N818
 
 
 class SqlUnitOfWork:
-    """Opens a connection on enter; the transaction starts at the first statement.
+    """Opens a connection and a transaction on enter.
 
     Leaving without :meth:`commit` rolls everything back, so a failed command (or a crash)
-    writes nothing at all.
+    writes nothing at all. After a commit or rollback, the next statement starts a new
+    transaction.
     """
 
     families: SqlFamilyRepository
@@ -37,9 +38,21 @@ class SqlUnitOfWork:
         except OperationalError as exc:
             url = self._engine.url.render_as_string(hide_password=True)
             raise StorageUnavailable(f"cannot open the database {url}: {exc.orig}") from None
+        try:
+            # Begin now, not at the first statement: on SQLite this is BEGIN IMMEDIATE,
+            # where waiting for another writer happens, and a timeout belongs here.
+            self._connection.begin()
+        except OperationalError as exc:
+            self._connection.close()
+            self._connection = None
+            raise _busy(exc) from None
+        self._fresh_repositories()
+        return self
+
+    def _fresh_repositories(self) -> None:
+        assert self._connection is not None
         self.families = SqlFamilyRepository(self._connection)
         self.plans = SqlPlanRepository(self._connection)
-        return self
 
     def __exit__(
         self,
@@ -60,17 +73,27 @@ class SqlUnitOfWork:
             self.families.flush()
             self._connection.commit()
         except IntegrityError as exc:
-            self._connection.rollback()
+            self.rollback()
             raise _conflict(exc) from exc
         except OperationalError as exc:
-            self._connection.rollback()
-            if "locked" in str(exc.orig) or "could not serialize" in str(exc.orig):
-                raise Conflict("the database is busy with another change; try again") from None
+            self.rollback()
+            raise _busy(exc) from exc
+        except BaseException:
+            self.rollback()
             raise
 
     def rollback(self) -> None:
+        """Undo everything since the last commit, including what the repositories track."""
         assert self._connection is not None
         self._connection.rollback()
+        self._fresh_repositories()
+
+
+def _busy(exc: OperationalError) -> FamsimError:
+    text = str(exc.orig).lower()
+    if "locked" in text or "busy" in text or "could not serialize" in text:
+        return Conflict("the database is busy with another change; try again")
+    return StorageUnavailable(f"the database failed: {exc.orig}")
 
 
 def _conflict(exc: IntegrityError) -> Conflict:
