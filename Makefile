@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Marks a finished `pip install`; older than pyproject.toml means "install again".
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -n 2
 
 # Prefix for commands that need root (installing Debian packages).
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)

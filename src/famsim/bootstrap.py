@@ -15,7 +15,6 @@ from sqlalchemy.engine import make_url
 
 from famsim.adapters import catalog
 from famsim.adapters.clock import SystemClock
-from famsim.adapters.sql import migrate
 from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
@@ -45,6 +44,8 @@ class App:
 
     def initialise(self) -> None:
         """Create or upgrade the schema (idempotent)."""
+        from famsim.adapters.sql import migrate  # Alembic is slow to import; only here
+
         try:
             migrate.upgrade(self.engine)
         except Exception as exc:
@@ -53,6 +54,13 @@ class App:
             raise StorageUnavailable(f"cannot migrate {self.database}: {exc}") from None
 
     def require_schema(self) -> None:
+        """Refuse to work on a database that ``famsim init`` has not prepared."""
+        from famsim.adapters.sql import migrate
+
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and not Path(database).exists():
+            # Checked before connecting: opening would create an empty file.
+            raise NotInitialised(f"there is no database at {database}: run `famsim init` first")
         try:
             current = migrate.is_current(self.engine)
         except Exception as exc:
@@ -61,6 +69,10 @@ class App:
             raise NotInitialised(
                 f"the database {self.database} is not initialised: run `famsim init` first"
             )
+
+    def has_plans(self) -> bool:
+        with self.uow() as uow:
+            return bool(uow.plans.catalog())
 
     def read_catalog(self, path: Path | None = None) -> list[Plan]:
         """Parse a catalog file (the configured one, or the shipped sample)."""
@@ -73,9 +85,17 @@ class App:
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = settings or Settings()
     url = settings.effective_database_url
-    if url.startswith("sqlite:///") and not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
+    if not settings.database_url:
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"cannot use data directory {settings.data_dir}: {exc.strerror or exc}"
+            ) from None
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # SQLAlchemy raises several kinds for a bad URL
+        raise StorageUnavailable(f"invalid database URL {url!r}: {exc}") from None
     uow_factory: Callable[[], UnitOfWork] = lambda: SqlUnitOfWork(engine)  # noqa: E731
     bus = MessageBus(uow_factory, clock or SystemClock())
     return App(settings=settings, engine=engine, bus=bus, uow=uow_factory)

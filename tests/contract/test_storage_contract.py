@@ -325,9 +325,16 @@ def test_a_changed_family_reads_back_identical(
     with uow_factory() as uow:
         family = uow.families.get(family_id, for_update=True)
         members = list(family.members.values())
-        new = family.add_member(hk_plan, name="Chan Siu Ming", role=Role.ADULT, today=TODAY)
+        new = family.add_member(
+            hk_plan, name="Chan Siu Ming", role=Role.ADULT, today=TODAY, next_plan=next_plan
+        )
         line = family.add_line(
-            hk_plan, member_id=new.id, msisdn=msisdn(), primary=subscription(), data_only=False
+            hk_plan,
+            member_id=new.id,
+            msisdn=msisdn(),
+            primary=subscription(),
+            data_only=False,
+            next_plan=next_plan,
         )
         family.add_companion(line.id, subscription(DeviceKind.WATCH, primary=False))
         family.resume_line(list(family.lines)[-2])  # the suspended tablet
@@ -603,10 +610,11 @@ def test_a_stale_write_raises_concurrent_update_and_keeps_the_first_change(
 ) -> None:
     with uow_factory() as slow:
         stale = slow.families.get(family.id)
-        if uow_factory.backend == "sqlite":
-            # Every SQLite transaction is BEGIN IMMEDIATE: the slow unit of work holds the
-            # write lock from its first read. Ending that transaction (nothing to write) lets
-            # the fast writer in while the slow one keeps its now stale copy.
+        if uow_factory.backend != "memory":
+            # A read locks: every SQLite transaction is BEGIN IMMEDIATE, and PostgreSQL reads
+            # a family under a shared row lock (so it sees one committed version). Ending
+            # that transaction (nothing to write) lets the fast writer in while the slow one
+            # keeps its now stale copy.
             slow.commit()
         with uow_factory() as fast:
             fresh = fast.families.get(family.id, for_update=True)
@@ -626,8 +634,8 @@ def test_a_reader_commits_even_if_the_family_changed_meanwhile(
     """A unit of work that changed nothing has nothing stale to write: commit succeeds."""
     with uow_factory() as reader:
         seen = reader.families.get(family.id)
-        if uow_factory.backend == "sqlite":
-            reader.commit()  # release BEGIN IMMEDIATE's write lock (see the test above)
+        if uow_factory.backend != "memory":
+            reader.commit()  # release the read's lock (see the test above)
         with uow_factory() as writer:
             writer.families.get(family.id, for_update=True).add_member(
                 hk_plan, name="Writer", role=Role.ADULT, today=TODAY

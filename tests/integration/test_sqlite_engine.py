@@ -157,7 +157,7 @@ def test_a_writer_that_times_out_on_the_lock_gets_a_famsim_error(
     try:
         with SqlUnitOfWork(impatient) as holder:
             holder.families.get(migrated.id, for_update=True)
-            with SqlUnitOfWork(impatient) as waiter, pytest.raises(FamsimError):
+            with pytest.raises(FamsimError), SqlUnitOfWork(impatient) as waiter:
                 waiter.families.get(migrated.id, for_update=True)
     finally:
         impatient.dispose()
@@ -238,25 +238,38 @@ def test_a_family_read_without_lock_is_one_committed_version(
             uow.commit()
 
         reading = threading.Event()
-        wrote: list[int] = []
+        writers: list[threading.Thread] = []
+
+        def add_member() -> None:
+            with SqlUnitOfWork(engine) as writer:
+                changed = writer.families.get(family.id, for_update=True)
+                changed.add_member(hk, name="Meanwhile", role=Role.ADULT, today=clock.today())
+                writer.commit()
 
         @event.listens_for(engine, "before_cursor_execute")
         def write_between_statements(*args: Any) -> None:
             # Once the reader has read the family row and is about to read its members,
-            # another unit of work adds a member and commits.
+            # another unit of work tries to add a member and commit. It must wait for the
+            # reader (a shared lock on the family row), so the reader sees one version.
             statement = args[2]
-            if reading.is_set() and not wrote and "FROM members" in statement:
-                wrote.append(1)
-                with SqlUnitOfWork(engine) as writer:
-                    changed = writer.families.get(family.id, for_update=True)
-                    changed.add_member(hk, name="Meanwhile", role=Role.ADULT, today=clock.today())
-                    writer.commit()
+            if reading.is_set() and not writers and "FROM members" in statement:
+                writer = threading.Thread(target=add_member)
+                writers.append(writer)
+                writer.start()
+                writer.join(timeout=1.0)
 
         with SqlUnitOfWork(engine) as reader:
             reading.set()
             seen = reader.families.get(family.id)
-        assert wrote == [1]
-        committed = {0: ["Mak"], 1: ["Mak", "Meanwhile"]}
-        assert [m.name for m in seen.members.values()] == committed[seen.version]
+            assert writers
+            assert writers[0].is_alive(), "the writer did not wait for the reader"
+        writers[0].join(timeout=30)
+        assert not writers[0].is_alive()
+        assert seen.version == 0
+        assert [m.name for m in seen.members.values()] == ["Mak"]
+        with SqlUnitOfWork(engine) as uow:
+            after = uow.families.get(family.id)
+        assert after.version == 1
+        assert [m.name for m in after.members.values()] == ["Mak", "Meanwhile"]
     finally:
         engine.dispose()

@@ -60,6 +60,7 @@ class MemoryFamilyRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self.touched: dict[FamilyId, Family] = {}
+        self.snapshots: dict[FamilyId, Family] = {}  # as read, to tell what changed
 
     def add(self, family: Family) -> None:
         self.touched[family.id] = family
@@ -73,6 +74,7 @@ class MemoryFamilyRepository:
                 raise FamilyNotFound(f"no family {family_id!r}")
             family = copy.deepcopy(stored)
         self.touched[family.id] = family
+        self.snapshots[family.id] = copy.deepcopy(stored)
         return family
 
     def summaries(self) -> Sequence[FamilySummary]:
@@ -128,7 +130,8 @@ class MemoryUnitOfWork:
             changed = []
             for family in self.families.touched.values():
                 stored = self._store.families.get(family.id)
-                if stored is not None and not _differs(stored, family):
+                read = self.families.snapshots.get(family.id)
+                if read is not None and not _differs(read, family):
                     continue
                 if stored is not None and stored.version != family.version:
                     raise ConcurrentUpdate(
@@ -142,6 +145,7 @@ class MemoryUnitOfWork:
                 if existed:
                     family.version += 1
                 self._store.families[family.id] = copy.deepcopy(family)
+                self.families.snapshots[family.id] = copy.deepcopy(family)
             self._store.plans.update(self.plans.pending)
             self.plans.pending = {}
 
@@ -162,6 +166,7 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         self.plans.pending = {}
         self.families.touched = {}
+        self.families.snapshots = {}
 
 
 def _differs(a: Family, b: Family) -> bool:

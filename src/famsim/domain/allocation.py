@@ -15,6 +15,12 @@ from famsim.domain.money import Money
 from famsim.domain.units import Resource, Zone
 
 
+def _check_units(name: str, value: object) -> None:
+    """Quantities are whole base units (bytes, seconds, messages): never floats or bools."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidAmount(f"{name} must be a whole non-negative amount, got {value!r}")
+
+
 class ExhaustionAction(StrEnum):
     """What the network does when the member's last units are granted."""
 
@@ -37,11 +43,11 @@ class Limit:
 
     def __post_init__(self) -> None:
         for name, value in (("quota", self.quota), ("hard cap", self.hard_cap)):
-            if value is not None and (isinstance(value, bool) or value < 0):
-                raise InvalidAmount(f"{name} must be a whole non-negative amount, got {value!r}")
+            if value is not None:
+                _check_units(name, value)
         if self.quota is not None and self.hard_cap is not None and self.hard_cap < self.quota:
             raise InvalidAmount(
-                f"hard cap {self.hard_cap} is below the quota {self.quota}: "
+                f"hard cap {self.hard_cap:,} is below the quota {self.quota:,}: "
                 "a cap cannot be smaller than the share promised"
             )
 
@@ -64,8 +70,8 @@ class Allocation:
     roaming_allowed: bool = True
 
     def __post_init__(self) -> None:
-        if self.hotspot_quota is not None and self.hotspot_quota < 0:
-            raise InvalidAmount("hotspot sub-quota cannot be negative")
+        if self.hotspot_quota is not None:
+            _check_units("hotspot sub-quota", self.hotspot_quota)
         if self.money_cap is not None and self.money_cap.is_negative:
             raise InvalidAmount("a money cap cannot be negative")
         if self.redirect_url is not None and not self.redirect_url.startswith(

@@ -162,20 +162,36 @@ class Family:
 
     # ------------------------------------------------------------------ members
     def add_member(
-        self, plan: Plan, *, name: str, role: Role, today: date, guardian_id: str | None = None
+        self,
+        plan: Plan,
+        *,
+        name: str,
+        role: Role,
+        today: date,
+        guardian_id: str | None = None,
+        next_plan: Plan | None = None,
     ) -> Member:
-        """Add an adult or a child; a child must name an active adult of this family."""
-        self._require_plan(plan)
+        """Add an adult or a child; a child must name an active adult of this family.
+
+        ``next_plan`` is the plan scheduled for the next cycle, if any: the family must fit
+        it too, or the cycle change would put the family on a plan it has outgrown.
+        """
         if role is Role.OWNER:
             raise OwnerRule("a family has exactly one owner; add this person as an adult")
-        if len(self.active_members) >= plan.max_members:
-            raise PlanLimitExceeded(f"plan {plan.name!r} allows at most {plan.max_members} members")
+        for limits in self._plans_in_force(plan, next_plan):
+            if len(self.active_members) >= limits.max_members:
+                raise PlanLimitExceeded(
+                    f"plan {limits.name!r} allows at most {limits.max_members} members"
+                )
+        cleaned = clean_name(name)
+        if any(m.name.casefold() == cleaned.casefold() for m in self.active_members):
+            raise RuleViolation(f"the family already has a member called {cleaned!r}")
         guardian: MemberId | None = None
         if role is Role.CHILD:
             guardian = self._guardian(guardian_id)
         elif guardian_id is not None:
             raise RuleViolation("only a child has a guardian")
-        member = Member(MemberId(new_id()), clean_name(name), role, today, guardian_id=guardian)
+        member = Member(MemberId(new_id()), cleaned, role, today, guardian_id=guardian)
         self.members[member.id] = member
         self.allocations[member.id] = (
             Allocation.default_for_child(self.currency) if role is Role.CHILD else Allocation()
@@ -229,13 +245,24 @@ class Family:
 
     # -------------------------------------------------------------------- lines
     def add_line(
-        self, plan: Plan, *, member_id: str, msisdn: Msisdn, primary: Subscription, data_only: bool
+        self,
+        plan: Plan,
+        *,
+        member_id: str,
+        msisdn: Msisdn,
+        primary: Subscription,
+        data_only: bool,
+        next_plan: Plan | None = None,
     ) -> Line:
-        """Give a member a new number with its primary subscription."""
-        self._require_plan(plan)
+        """Give a member a new number with its primary subscription (see add_member on
+        ``next_plan``)."""
+        plans = self._plans_in_force(plan, next_plan)
         member = self.active_member(member_id)
-        if len(self.counted_lines) >= plan.max_lines:
-            raise PlanLimitExceeded(f"plan {plan.name!r} allows at most {plan.max_lines} lines")
+        for limits in plans:
+            if len(self.counted_lines) >= limits.max_lines:
+                raise PlanLimitExceeded(
+                    f"plan {limits.name!r} allows at most {limits.max_lines} lines"
+                )
         if any(line.msisdn == msisdn for line in self.lines.values()):
             raise IdentifierInUse(f"number {msisdn.display} is already a line of this family")
         self._check_new_subscription(primary)
@@ -277,10 +304,11 @@ class Family:
 
     def suspend_line(self, line_id: str, reason: str) -> Line:
         line = self.line(line_id)
+        reason = clean_name(reason, "suspension reason")
         if not line.is_active:
             raise RuleViolation(f"line {line.msisdn.display} is already suspended")
         line.status = LineStatus.SUSPENDED
-        line.suspended_reason = clean_name(reason, "suspension reason")
+        line.suspended_reason = reason
         return line
 
     def resume_line(self, line_id: str) -> Line:
@@ -382,6 +410,17 @@ class Family:
         self.pending_plan_code = None
         self.cycle = Cycle.open(self.cycle.number + 1, self.cycle.end, self.cycle_day, plan)
         return self.cycle
+
+    def _plans_in_force(self, plan: Plan, next_plan: Plan | None) -> list[Plan]:
+        """The current plan and the scheduled one: what a change must fit."""
+        self._require_plan(plan)
+        if self.pending_plan_code is None:
+            return [plan]
+        if next_plan is None or next_plan.code != self.pending_plan_code:
+            raise RuleViolation(
+                f"plan {self.pending_plan_code!r} starts next cycle; check against it as well"
+            )
+        return [plan, next_plan]
 
     def _require_plan(self, plan: Plan) -> None:
         if plan.code != self.plan_code:

@@ -16,7 +16,7 @@ from iso4217 import Currency as _IsoCurrency
 
 from famsim.domain.errors import InvalidAmount
 
-_DECIMAL = re.compile(r"^\s*(-?)(\d+)(?:\.(\d+))?\s*$")
+_DECIMAL = re.compile(r"\s*(-?)([0-9]+)(?:\.([0-9]+))?\s*")
 
 
 def currency_exponent(code: str) -> int:
@@ -59,11 +59,11 @@ class Money:
         """
         code = currency.upper()
         exponent = currency_exponent(code)
-        if isinstance(text, bool):
+        if isinstance(text, bool) or not isinstance(text, int | str):
             raise InvalidAmount(f"invalid amount {text!r} {code}: not a number")
         if isinstance(text, int):
             return cls(text * 10**exponent, code)
-        match = _DECIMAL.match(text)
+        match = _DECIMAL.fullmatch(text)
         if not match:
             raise InvalidAmount(f"invalid amount {text!r} {code}: expected e.g. '128.50'")
         sign, whole, fraction = match.group(1), match.group(2), match.group(3) or ""

@@ -17,8 +17,8 @@ from famsim.domain.errors import InvalidAmount, InvalidInput
 from famsim.domain.money import Money
 from famsim.domain.units import HOME, Resource, Zone
 
-_MCC = re.compile(r"^[0-9]{3}$")
-_PLAN_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_MCC = re.compile(r"[0-9]{3}")
+_PLAN_CODE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 class InvalidPlan(InvalidInput):
@@ -47,7 +47,7 @@ class RoamingZone:
         if not self.mccs:
             raise InvalidPlan(f"roaming zone {self.name!r} lists no MCC")
         for mcc in self.mccs:
-            if not _MCC.match(mcc):
+            if not _MCC.fullmatch(mcc):
                 raise InvalidPlan(f"roaming zone {self.name!r}: MCC {mcc!r} is not 3 digits")
 
 
@@ -66,10 +66,16 @@ class OverageRate:
 
     def charge(self, units: int) -> Money:
         """What ``units`` of overage cost, rounded up to the next minor unit."""
+        if units < 0:
+            raise InvalidAmount(f"cannot charge a negative number of units ({units})")
         return Money(-(-units * self.price.minor // self.per), self.price.currency)
 
     def affordable_units(self, budget: Money) -> int:
         """The most units whose charge stays within ``budget`` (how far a money cap reaches)."""
+        if budget.currency != self.price.currency:
+            raise InvalidAmount(
+                f"a budget in {budget.currency} cannot buy usage priced in {self.price.currency}"
+            )
         if self.price.minor == 0:
             raise InvalidAmount("a free overage rate has no affordable limit")
         return max(budget.minor, 0) * self.per // self.price.minor
@@ -113,14 +119,14 @@ class Plan:
     max_lines: int = 10
 
     def __post_init__(self) -> None:
-        if not _PLAN_CODE.match(self.code):
+        if not _PLAN_CODE.fullmatch(self.code):
             raise InvalidPlan(
                 f"plan code {self.code!r}: use lower-case letters, digits, '.', '_' or '-'"
             )
         if not self.name.strip():
             raise InvalidPlan(f"plan {self.code!r} has no name")
         for mcc in self.home_mccs:
-            if not _MCC.match(mcc):
+            if not _MCC.fullmatch(mcc):
                 raise InvalidPlan(f"plan {self.code!r}: home MCC {mcc!r} is not 3 digits")
         if not self.home_mccs:
             raise InvalidPlan(f"plan {self.code!r} lists no home MCC")

@@ -18,12 +18,12 @@ Zone = NewType("Zone", str)
 
 HOME = Zone("home")
 
-_ZONE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ZONE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 def zone(name: str) -> Zone:
     """Validate a zone name: lower-case letters, digits, ``_`` and ``-``, at most 32."""
-    if not _ZONE_NAME.match(name):
+    if not _ZONE_NAME.fullmatch(name):
         raise InvalidAmount(
             f"invalid zone name {name!r}: use lower-case letters, digits, '_' or '-' "
             "(at most 32, starting with a letter)"
@@ -64,7 +64,7 @@ _UNITS: dict[Resource, dict[str, int]] = {
     Resource.SMS: {"": 1, "sms": 1},
 }
 
-_AMOUNT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*([a-zA-Z]*)\s*$")
+_AMOUNT = re.compile(r"\s*([0-9]+)(?:\.([0-9]+))?\s*([a-zA-Z]*)\s*")
 
 
 def parse_amount(resource: Resource, text: str | int) -> int:
@@ -73,13 +73,13 @@ def parse_amount(resource: Resource, text: str | int) -> int:
     A fractional amount is allowed only when it comes out as a whole number of base units
     ("1.5GB" is 1,500,000,000 bytes; "1.5s" is refused), so no rounding ever happens.
     """
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, int | str):
         raise InvalidAmount(f"invalid {resource} amount {text!r}: not a number")
     if isinstance(text, int):
         if text < 0:
             raise InvalidAmount(f"invalid {resource} amount {text}: must not be negative")
         return text
-    match = _AMOUNT.match(text)
+    match = _AMOUNT.fullmatch(text)
     if not match:
         raise InvalidAmount(
             f"invalid {resource} amount {text!r}: expected a number and a unit, e.g. "

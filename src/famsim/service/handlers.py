@@ -65,6 +65,7 @@ def add_member(cmd: c.AddMember, uow: UnitOfWork, clock: Clock) -> MemberId:
             role=cmd.role,
             today=clock.today(),
             guardian_id=cmd.guardian_id,
+            next_plan=_next_plan(uow, family),
         )
         uow.commit()
         return member.id
@@ -73,9 +74,10 @@ def add_member(cmd: c.AddMember, uow: UnitOfWork, clock: Clock) -> MemberId:
 def remove_member(cmd: c.RemoveMember, uow: UnitOfWork, clock: Clock) -> MemberId:
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
-        family.remove_member(cmd.member_id, clock.today())
+        member = family.member(cmd.member_id)
+        family.remove_member(member.id, clock.today())
         uow.commit()
-        return MemberId(cmd.member_id)
+        return member.id
 
 
 def add_line(cmd: c.AddLine, uow: UnitOfWork, clock: Clock) -> LineId:
@@ -90,6 +92,7 @@ def add_line(cmd: c.AddLine, uow: UnitOfWork, clock: Clock) -> LineId:
             msisdn=msisdn,
             primary=subscription,
             data_only=cmd.data_only,
+            next_plan=_next_plan(uow, family),
         )
         uow.commit()
         return line.id
@@ -117,17 +120,20 @@ def set_allocation(cmd: c.SetAllocation, uow: UnitOfWork, clock: Clock) -> Membe
     )
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
-        family.set_allocation(cmd.member_id, allocation, _plans_in_force(uow, family))
+        member = family.member(cmd.member_id)
+        family.set_allocation(member.id, allocation, _plans_in_force(uow, family))
         uow.commit()
-        return MemberId(cmd.member_id)
+        return member.id
 
 
-def change_plan(cmd: c.ChangePlan, uow: UnitOfWork, clock: Clock) -> str:
+def change_plan(cmd: c.ChangePlan, uow: UnitOfWork, clock: Clock) -> str | None:
+    """Schedule the plan for the next cycle; returns it, or None when the family stays put
+    (asking for the current plan cancels a scheduled change)."""
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         family.schedule_plan_change(uow.plans.get(family.plan_code), uow.plans.get(cmd.plan_code))
         uow.commit()
-        return cmd.plan_code
+        return family.pending_plan_code
 
 
 def suspend_line(cmd: c.SuspendLine, uow: UnitOfWork, clock: Clock) -> LineId:
@@ -176,11 +182,13 @@ def _check_free_elsewhere(
             raise IdentifierTaken(f"{what} {value} already belongs to another family")
 
 
+def _next_plan(uow: UnitOfWork, family: Family) -> Plan | None:
+    return uow.plans.get(family.pending_plan_code) if family.pending_plan_code else None
+
+
 def _plans_in_force(uow: UnitOfWork, family: Family) -> list[Plan]:
-    plans = [uow.plans.get(family.plan_code)]
-    if family.pending_plan_code:
-        plans.append(uow.plans.get(family.pending_plan_code))
-    return plans
+    next_plan = _next_plan(uow, family)
+    return [uow.plans.get(family.plan_code), *([next_plan] if next_plan else [])]
 
 
 Handler = Callable[[Any, UnitOfWork, Clock], Any]

@@ -237,11 +237,6 @@ def test_invalid_zone_names_are_refused(name: str) -> None:
         zone(name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: units.py zone() uses re.match with '$', which also matches before a "
-    "trailing newline, so 'home\\n' is accepted as a zone name; use re.fullmatch or \\Z",
-)
 @pytest.mark.parametrize("name", ["home\n", "europe\n"])
 def test_zone_name_with_trailing_newline_is_refused(name: str) -> None:
     with pytest.raises(InvalidAmount):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import typer
+
 from famsim.domain.errors import FamsimError
 from famsim.entrypoints.cli.app import app
 
@@ -15,7 +17,18 @@ EXIT_INTERNAL_ERROR = 1
 def main() -> None:
     """Run the CLI; expected failures print one line and exit 2, never a traceback."""
     try:
-        app(prog_name="famsim")
+        code = app(prog_name="famsim", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors (Typer's bundled click raises these)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # a bare group: its help is the answer
+            sys.exit(EXIT_USER_ERROR)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"famsim: error: {_one_line(exc.format_message())}{hint}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", EXIT_USER_ERROR))
+    except typer.Abort:
+        print("famsim: aborted", file=sys.stderr)
+        sys.exit(EXIT_INTERNAL_ERROR)
     except FamsimError as exc:
         print(f"famsim: error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
@@ -28,6 +41,7 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_INTERNAL_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _one_line(text: str) -> str:

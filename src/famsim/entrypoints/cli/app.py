@@ -7,7 +7,7 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +19,7 @@ from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
-from famsim.domain.plan import DeviceKind
+from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.service import commands as c
@@ -67,13 +67,30 @@ def init(
         typer.Option(help="Plan catalog (TOML) to load; default: FAMSIM_CATALOG or the sample."),
     ] = None,
 ) -> None:
-    """Create or upgrade the database and load the plan catalog."""
+    """Create or upgrade the database; load the plan catalog into an empty one.
+
+    An explicit --catalog (or FAMSIM_CATALOG) is always loaded; the shipped sample only
+    when the database has no plans yet, so re-running init to upgrade never reverts plans
+    changed with `famsim plans load`.
+    """
     with _app(initialised=False) as famsim:
-        plans = famsim.read_catalog(catalog)  # validate before touching the database
+        explicit = catalog or famsim.settings.catalog
+        plans = famsim.read_catalog(catalog) if explicit else None  # validate before writing
         famsim.initialise()
-        famsim.bus.handle(c.LoadPlans(tuple(plans)))
-        render.console.print(f"Database ready: {famsim.database}")
-        render.console.print(f"Loaded {len(plans)} plans: {', '.join(p.code for p in plans)}")
+        if plans is None and not famsim.has_plans():
+            plans = famsim.read_catalog()
+        if plans:
+            famsim.bus.handle(c.LoadPlans(tuple(plans)))
+        render.console.print(f"Database ready: {famsim.database}", soft_wrap=True)
+        if plans:
+            render.console.print(_loaded(plans), soft_wrap=True)
+        else:
+            render.console.print("The plan catalog is unchanged.")
+
+
+def _loaded(plans: Sequence[Plan]) -> str:
+    noun = "plan" if len(plans) == 1 else "plans"
+    return f"Loaded {len(plans)} {noun}: {', '.join(p.code for p in plans)}"
 
 
 # -------------------------------------------------------------------------- plans
@@ -93,8 +110,8 @@ def plans_load(path: Annotated[Path, typer.Argument(help="Catalog file (TOML).")
     """Add or replace plans from a catalog file."""
     with _app() as famsim:
         plans = famsim.read_catalog(path)
-        codes = famsim.bus.handle(c.LoadPlans(tuple(plans)))
-    render.console.print(f"Loaded {len(codes)} plans: {', '.join(codes)}")
+        famsim.bus.handle(c.LoadPlans(tuple(plans)))
+    render.console.print(_loaded(plans), soft_wrap=True)
 
 
 # ------------------------------------------------------------------------- family
@@ -119,7 +136,7 @@ def family_create(
                 name=name,
                 plan_code=plan,
                 owner_name=owner,
-                money_cap=Money.parse(money_cap, currency) if money_cap else None,
+                money_cap=None if money_cap is None else Money.parse(money_cap, currency),
                 oversubscription_allowed=oversubscribe,
             )
         )
@@ -154,8 +171,11 @@ def family_change_plan(
     """Move the family to another plan from its next cycle on."""
     with _app() as famsim:
         family_id = _family(famsim, family)
-        famsim.bus.handle(c.ChangePlan(family_id, plan))
-    render.console.print(f"Plan {plan} takes effect at the start of the next cycle.")
+        pending = famsim.bus.handle(c.ChangePlan(family_id, plan))
+    if pending is None:
+        render.console.print(f"The family stays on {plan}; no plan change is scheduled.")
+    else:
+        render.console.print(f"Plan {pending} takes effect at the start of the next cycle.")
 
 
 def _show(detail: dict[str, object], as_json: bool) -> None:
@@ -371,9 +391,9 @@ def demo() -> None:
     from famsim.demo import DEMO_FAMILY, create_demo_family
 
     with _app(initialised=False) as famsim:
-        plans = famsim.read_catalog()
         famsim.initialise()
-        famsim.bus.handle(c.LoadPlans(tuple(plans)))
+        if not famsim.has_plans():
+            famsim.bus.handle(c.LoadPlans(tuple(famsim.read_catalog())))
         existing = [f for f in views.list_families(famsim.uow()) if f["name"] == DEMO_FAMILY]
         family_id = existing[0]["id"] if existing else create_demo_family(famsim.bus)
         detail = views.family_detail(famsim.uow(), family_id)

@@ -28,7 +28,8 @@ def _money(value: dict[str, Any] | None) -> str:
 
 def plans_table(plans: list[dict[str, Any]]) -> None:
     table = Table(title="Plans", title_justify="left")
-    for column in ("code", "name", "monthly", "allowances", "zones", "members", "lines"):
+    table.add_column("code", no_wrap=True)  # what --plan takes: never cut it
+    for column in ("name", "monthly", "allowances", "zones", "members", "lines"):
         table.add_column(column)
     for plan in plans:
         allowances = "\n".join(
@@ -80,7 +81,8 @@ def family_detail(family: dict[str, Any]) -> None:
     names = {m["id"]: m["name"] for m in family["members"]}
 
     members = Table(title="Members", title_justify="left")
-    for column in ("name", "role", "guardian", "status", "limits", "hotspot", "money cap", "roam"):
+    columns = ("name", "role", "guardian", "status", "limits", "hotspot", "money cap", "roam")
+    for column in (*columns, "at limit"):
         members.add_column(column)
     for m in family["members"]:
         allocation = m["allocation"]
@@ -103,6 +105,7 @@ def family_detail(family: dict[str, Any]) -> None:
             "plan rule" if hotspot is None else _amount("data", hotspot),
             _money(allocation["money_cap"]),
             "yes" if allocation["roaming_allowed"] else "no",
+            allocation["exhaustion"],
         )
     console.print(members)
 
