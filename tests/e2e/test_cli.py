@@ -356,6 +356,15 @@ def test_line_suspend_and_resume(cli: Cli) -> None:
     assert (line["status"], line["suspended_reason"]) == ("active", None)
 
 
+def test_member_guardian_hands_a_child_to_another_adult(cli: Cli) -> None:
+    child = next(m for m in cli.json("family", "show", FAMILY)["members"] if m["role"] == "child")
+    assert (
+        "is now the guardian" in cli.ok("member", "guardian", FAMILY, child["name"], OWNER).stdout
+    )
+    members = {m["name"]: m for m in cli.json("family", "show", FAMILY)["members"]}
+    assert members[child["name"]]["guardian_id"] == members[OWNER]["id"]
+
+
 def test_member_remove_suspends_their_lines(cli: Cli) -> None:
     assert "suspended" in cli.ok("member", "remove", FAMILY, ADULT).stdout
     detail = cli.json("family", "show", FAMILY)

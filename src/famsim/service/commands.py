@@ -64,6 +64,15 @@ class RemoveMember(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class AssignGuardian(Command):
+    """Give a child another guardian (e.g. before the current one leaves the family)."""
+
+    family_id: str
+    child_id: str
+    guardian_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AddLine(Command):
     family_id: str
     member_id: str

@@ -80,6 +80,15 @@ def remove_member(cmd: c.RemoveMember, uow: UnitOfWork, clock: Clock) -> MemberI
         return member.id
 
 
+def assign_guardian(cmd: c.AssignGuardian, uow: UnitOfWork, clock: Clock) -> MemberId:
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        child = family.member(cmd.child_id)
+        family.assign_guardian(child.id, cmd.guardian_id)
+        uow.commit()
+        return child.id
+
+
 def add_line(cmd: c.AddLine, uow: UnitOfWork, clock: Clock) -> LineId:
     msisdn = Msisdn.parse(cmd.msisdn)
     subscription = _subscription(cmd.subscription, primary=True)
@@ -198,6 +207,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.CreateFamily: create_family,
     c.AddMember: add_member,
     c.RemoveMember: remove_member,
+    c.AssignGuardian: assign_guardian,
     c.AddLine: add_line,
     c.AddCompanion: add_companion,
     c.SetAllocation: set_allocation,

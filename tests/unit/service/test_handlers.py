@@ -281,6 +281,19 @@ def test_remove_member_refusals(
     fails(memory_bus, memory_store, c.RemoveMember(family_id, "A"), GuardianRequired)
 
 
+def test_assign_guardian_lets_the_old_guardian_leave(
+    memory_store: MemoryStore, memory_bus: MessageBus, family_id: str
+) -> None:
+    adult = memory_bus.handle(c.AddMember(family_id, "A", Role.ADULT))
+    kid = memory_bus.handle(c.AddMember(family_id, "K", Role.CHILD, guardian_id="A"))
+    fails(memory_bus, memory_store, c.AssignGuardian(family_id, "K", "K"), GuardianRequired)
+    fails(memory_bus, memory_store, c.AssignGuardian(family_id, "A", "Chan Tai Man"), RuleViolation)
+    assert memory_bus.handle(c.AssignGuardian(family_id, "k", "Chan Tai Man")) == kid
+    family = stored(memory_store, family_id)
+    assert family.members[kid].guardian_id == family.owner_id
+    assert memory_bus.handle(c.RemoveMember(family_id, "A")) == adult
+
+
 # --- AddLine -------------------------------------------------------------------------
 
 

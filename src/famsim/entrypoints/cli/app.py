@@ -217,6 +217,18 @@ def member_remove(
     render.console.print(f"Removed {member}; their lines are suspended.")
 
 
+@member_app.command("guardian")
+def member_guardian(
+    family: FamilyArg,
+    child: Annotated[str, typer.Argument(help="The child's name or id.")],
+    guardian: Annotated[str, typer.Argument(help="The new guardian: an adult's name or id.")],
+) -> None:
+    """Give a child another guardian (an adult member or the owner)."""
+    with _app() as famsim:
+        famsim.bus.handle(c.AssignGuardian(_family(famsim, family), child, guardian))
+    render.console.print(f"{guardian} is now the guardian of {child}.")
+
+
 # --------------------------------------------------------------------------- line
 SimOption = Annotated[SimType, typer.Option("--sim", help="esim or physical.")]
 DeviceOption = Annotated[DeviceKind, typer.Option(help="phone, watch, tablet or other.")]
