@@ -12,7 +12,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from famsim.adapters.catalog import plan_from_document, plan_to_document
 from famsim.adapters.sql import schema as t
@@ -45,6 +55,35 @@ _CHILD_TABLES: tuple[tuple[Table, tuple[str, ...]], ...] = (
     (t.allocation_limits, ("member_id", "resource", "zone")),
     (t.pools, ("family_id", "cycle_number", "resource", "zone")),
 )
+
+
+# The statements that load a family, built once: building a SELECT costs about as much as
+# running it on SQLite (measured with bench/storage.py), and these run on every load.
+_FAMILY_ID: BindParameter[str] = bindparam("family_id")
+_FAMILY_ROW = select(t.families).where(t.families.c.id == _FAMILY_ID)
+_FAMILY_ROW_SHARED = _FAMILY_ROW.with_for_update(read=True)
+_FAMILY_ROW_LOCKED = _FAMILY_ROW.with_for_update()
+_CURRENT_CYCLE = (
+    select(t.cycles)
+    .where(t.cycles.c.family_id == _FAMILY_ID)
+    .order_by(t.cycles.c.number.desc())
+    .limit(1)
+)
+_POOLS = select(t.pools).where(
+    t.pools.c.family_id == _FAMILY_ID, t.pools.c.cycle_number == bindparam("cycle_number")
+)
+
+
+def _children(table: Table, *order: str) -> Any:
+    query = select(table).where(table.c.family_id == _FAMILY_ID)
+    return query.order_by(*(table.c[name] for name in order))
+
+
+_MEMBERS = _children(t.members, "position")
+_LINES = _children(t.lines, "position")
+_SUBSCRIPTIONS = _children(t.subscriptions, "line_id", "position")
+_LIMITS = _children(t.allocation_limits, "member_id", "resource", "zone")
+_ALLOCATIONS = _children(t.allocations, "member_id")
 
 
 class SqlPlanRepository:
@@ -96,43 +135,27 @@ class SqlFamilyRepository:
             return self._new[FamilyId(family_id)]
         if family_id in self._seen:
             return self._seen[FamilyId(family_id)][0]
-        query = select(t.families).where(t.families.c.id == family_id)
+        query = _FAMILY_ROW
         if self._connection.dialect.name != "sqlite":
             # Writers lock the family row before touching its children, so a shared lock
             # is enough for a reader to see one committed version across all the tables.
             # SQLite needs neither: BEGIN IMMEDIATE already serialises transactions.
-            query = query.with_for_update(read=not for_update)
-        row = self._connection.execute(query).mappings().first()
+            query = _FAMILY_ROW_LOCKED if for_update else _FAMILY_ROW_SHARED
+        row = self._connection.execute(query, {"family_id": family_id}).mappings().first()
         if row is None:
             raise FamilyNotFound(f"no family {family_id!r}")
         family = self._load(dict(row))
         self._seen[family.id] = (family, _rows(family))
         return family
 
-    def _fetch(self, table: Table, family_id: str, *order: str) -> list[Row]:
-        query = select(table).where(table.c.family_id == family_id)
-        query = query.order_by(*(table.c[name] for name in order))
-        return [dict(r) for r in self._connection.execute(query).mappings()]
+    def _fetch(self, query: Any, family_id: str, **params: Any) -> list[Row]:
+        rows = self._connection.execute(query, {"family_id": family_id, **params}).mappings()
+        return [dict(r) for r in rows]
 
     def _load(self, row: Row) -> Family:
         family_id = row["id"]
-        cycle_row = (
-            self._connection.execute(
-                select(t.cycles)
-                .where(t.cycles.c.family_id == family_id)
-                .order_by(t.cycles.c.number.desc())
-                .limit(1)
-            )
-            .mappings()
-            .one()
-        )
-        pool_rows = self._connection.execute(
-            select(t.pools).where(
-                and_(
-                    t.pools.c.family_id == family_id, t.pools.c.cycle_number == cycle_row["number"]
-                )
-            )
-        ).mappings()
+        cycle_row = self._fetch(_CURRENT_CYCLE, family_id)[0]
+        pool_rows = self._fetch(_POOLS, family_id, cycle_number=cycle_row["number"])
         cycle = Cycle(
             number=cycle_row["number"],
             start=cycle_row["start_on"],
@@ -156,7 +179,7 @@ class SqlFamilyRepository:
                 status=MemberStatus(m["status"]),
                 removed_on=m["removed_on"],
             )
-            for m in self._fetch(t.members, family_id, "position")
+            for m in self._fetch(_MEMBERS, family_id)
         }
         lines: dict[LineId, Line] = {
             LineId(r["id"]): Line(
@@ -167,9 +190,9 @@ class SqlFamilyRepository:
                 status=LineStatus(r["status"]),
                 suspended_reason=r["suspended_reason"],
             )
-            for r in self._fetch(t.lines, family_id, "position")
+            for r in self._fetch(_LINES, family_id)
         }
-        for s in self._fetch(t.subscriptions, family_id, "line_id", "position"):
+        for s in self._fetch(_SUBSCRIPTIONS, family_id):
             lines[LineId(s["line_id"])].subscriptions.append(
                 Subscription(
                     id=SubscriptionId(s["id"]),
@@ -183,7 +206,7 @@ class SqlFamilyRepository:
                 )
             )
         limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
-        for r in self._fetch(t.allocation_limits, family_id, "member_id", "resource", "zone"):
+        for r in self._fetch(_LIMITS, family_id):
             key = (Resource(r["resource"]), Zone(r["zone"]))
             limits.setdefault(MemberId(r["member_id"]), {})[key] = Limit(r["quota"], r["hard_cap"])
         allocations = {
@@ -195,7 +218,7 @@ class SqlFamilyRepository:
                 money_cap=_money(a["money_cap_minor"], currency),
                 roaming_allowed=a["roaming_allowed"],
             )
-            for a in self._fetch(t.allocations, family_id, "member_id")
+            for a in self._fetch(_ALLOCATIONS, family_id)
         }
         return Family(
             id=FamilyId(family_id),
