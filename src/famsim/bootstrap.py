@@ -24,7 +24,7 @@ from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, UnitOfWork
 
 
-class NotInitialised(FamsimError):  # noqa: N818
+class NotInitialised(FamsimError):
     """The database has no schema yet, or an older one."""
 
 

@@ -13,7 +13,7 @@ class FamsimError(Exception):
     """Base of every error famsim raises on purpose."""
 
 
-class InvalidInput(FamsimError):  # noqa: N818 - reads as "the input was invalid"
+class InvalidInput(FamsimError):
     """The caller gave a value that can never be valid; fixing the input is the cure."""
 
 
@@ -36,13 +36,13 @@ class InvalidAmount(InvalidInput):
     """A quantity or a sum of money is malformed, negative or in the wrong currency."""
 
 
-class RuleViolation(FamsimError):  # noqa: N818 - reads as "a rule was violated"
+class RuleViolation(FamsimError):
     """The request is well formed but a business rule forbids it in the current state."""
 
 
-class NotFound(FamsimError):  # noqa: N818
+class NotFound(FamsimError):
     """The request names something (a plan, a family, a member, a line) that does not exist."""
 
 
-class Conflict(FamsimError):  # noqa: N818
+class Conflict(FamsimError):
     """The request clashes with existing state: a number already in use, a concurrent change."""

@@ -13,7 +13,7 @@ from famsim.domain.errors import Conflict, FamsimError
 from famsim.service.ports import IdentifierTaken
 
 
-class StorageUnavailable(FamsimError):  # noqa: N818
+class StorageUnavailable(FamsimError):
     """The database cannot be reached or opened."""
 
 
