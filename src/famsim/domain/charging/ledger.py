@@ -1,0 +1,284 @@
+"""A family's charging ledger for one cycle: counters, live reservations, usage records.
+
+The ledger is the state the granting rule reads and the only place units move: a grant
+holds units (``reserved``), a commit turns reported units into ``used`` and an immutable
+:class:`UsageRecord`, a release or an expiry gives reserved units back. Every move updates
+the pool, the member's pool and overage counters and the tethered counter together, so the
+invariants of ARCHITECTURE.md hold after each call, not just eventually.
+
+Overage money is derived, never stored: a member's spend is the plan's overage price of
+all the overage units it used in the cycle (priced once, rounded up once), plus the money
+reserved by its live grants. Units reported beyond a grant (overshoot) are booked and
+recorded, never dropped: into the pool while the pool and the member's quota have room,
+as overage after that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from famsim.domain.allocation import Allocation
+from famsim.domain.charging.grants import ChargingRules, Grant, GrantRequest, Held, Standing, decide
+from famsim.domain.errors import InvalidAmount, RuleViolation
+from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
+from famsim.domain.money import Money
+from famsim.domain.plan import Plan
+from famsim.domain.units import Resource, Zone
+
+Key = tuple[Resource, Zone]
+ServiceKey = tuple[Resource, Zone, bool]
+"""A charged service within a session: resource, zone and whether it is tethered."""
+
+
+@dataclass(slots=True)
+class Counter:
+    used: int = 0
+    reserved: int = 0
+
+    def held(self) -> Held:
+        return Held(self.used, self.reserved)
+
+
+@dataclass(slots=True)
+class MemberLedger:
+    """One member's units in the cycle, split by where they came from."""
+
+    pool: dict[Key, Counter] = field(default_factory=dict)
+    overage: dict[Key, Counter] = field(default_factory=dict)
+    tethered: Counter = field(default_factory=Counter)
+    overage_reserved_minor: int = 0
+
+    def pool_counter(self, key: Key) -> Counter:
+        return self.pool.setdefault(key, Counter())
+
+    def overage_counter(self, key: Key) -> Counter:
+        return self.overage.setdefault(key, Counter())
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Units granted to one service of one session and not yet reported."""
+
+    member_id: MemberId
+    subscription_id: SubscriptionId
+    from_pool: int
+    from_overage: int
+    price_minor: int
+    expires_at: datetime
+
+    @property
+    def units(self) -> int:
+        return self.from_pool + self.from_overage
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """Committed usage: immutable, the ledger that billing and dashboards read.
+
+    ``from_pool`` + ``from_overage`` == ``units``; ``overshoot`` is the part of ``units``
+    that was used beyond what had been granted (already included in the split).
+    """
+
+    family_id: FamilyId
+    cycle_number: int
+    session_id: str
+    member_id: MemberId
+    subscription_id: SubscriptionId
+    resource: Resource
+    zone: Zone
+    tethered: bool
+    units: int
+    from_pool: int
+    from_overage: int
+    overshoot: int
+    at: datetime
+
+
+@dataclass(slots=True)
+class FamilyLedger:
+    family_id: FamilyId
+    cycle_number: int
+    plan: Plan
+    pools: dict[Key, Counter] = field(default_factory=dict)
+    members: dict[MemberId, MemberLedger] = field(default_factory=dict)
+    reservations: dict[tuple[str, ServiceKey], Reservation] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ reading
+    def member(self, member_id: MemberId) -> MemberLedger:
+        return self.members.setdefault(member_id, MemberLedger())
+
+    def pool(self, key: Key) -> Counter:
+        return self.pools.setdefault(key, Counter())
+
+    def overage_money_used(self, member_id: MemberId) -> Money:
+        """The member's overage spend committed so far: each zone's units priced once."""
+        total = Money.zero(self.plan.currency)
+        for key, counter in self.member(member_id).overage.items():
+            rate = self.plan.overage.get(key)
+            if rate is not None and counter.used:
+                total += rate.charge(counter.used)
+        return total
+
+    def overage_money(self, member_id: MemberId) -> Money:
+        """Committed plus reserved overage money of one member."""
+        reserved = self.member(member_id).overage_reserved_minor
+        return self.overage_money_used(member_id) + Money(reserved, self.plan.currency)
+
+    def family_overage_money(self) -> Money:
+        total = Money.zero(self.plan.currency)
+        for member_id in self.members:
+            total += self.overage_money(member_id)
+        return total
+
+    def standing(self, member_id: MemberId, resource: Resource, zone: Zone) -> Standing:
+        key = (resource, zone)
+        member = self.member(member_id)
+        return Standing(
+            pool_total=self.plan.allowance(resource, zone),
+            pool=self.pool(key).held(),
+            member_pool=member.pool_counter(key).held(),
+            member_overage=member.overage_counter(key).held(),
+            member_tethered=member.tethered.held(),
+            family_overage_money=self.family_overage_money(),
+            member_overage_money=self.overage_money(member_id),
+        )
+
+    # ------------------------------------------------------------------ moving
+    def grant(
+        self,
+        *,
+        session_id: str,
+        member_id: MemberId,
+        subscription_id: SubscriptionId,
+        request: GrantRequest,
+        allocation: Allocation,
+        family_money_cap: Money | None,
+        rules: ChargingRules,
+        now: datetime,
+    ) -> Grant:
+        """Decide a grant and hold its units; any earlier grant of this service is released."""
+        service = (request.resource, request.zone, request.tethered)
+        self.release(session_id, service)
+        grant = decide(
+            request,
+            plan=self.plan,
+            allocation=allocation,
+            family_money_cap=family_money_cap,
+            standing=self.standing(member_id, request.resource, request.zone),
+            rules=rules,
+        )
+        if grant.units:
+            reservation = Reservation(
+                member_id=member_id,
+                subscription_id=subscription_id,
+                from_pool=grant.from_pool,
+                from_overage=grant.from_overage,
+                price_minor=grant.overage_price.minor,
+                expires_at=now + timedelta(seconds=grant.validity_seconds),
+            )
+            self._hold(service, reservation, +1)
+            self.reservations[(session_id, service)] = reservation
+        return grant
+
+    def release(self, session_id: str, service: ServiceKey) -> Reservation | None:
+        """Give back what a service still holds (session end, re-grant, expiry)."""
+        reservation = self.reservations.pop((session_id, service), None)
+        if reservation is not None:
+            self._hold(service, reservation, -1)
+        return reservation
+
+    def expire(self, now: datetime) -> list[tuple[str, ServiceKey, Reservation]]:
+        """Release every reservation whose validity has passed."""
+        expired = [
+            (session_id, service, reservation)
+            for (session_id, service), reservation in self.reservations.items()
+            if reservation.expires_at <= now
+        ]
+        for session_id, service, _ in expired:
+            self.release(session_id, service)
+        return expired
+
+    def commit(
+        self,
+        *,
+        session_id: str,
+        service: ServiceKey,
+        used: int,
+        member_id: MemberId,
+        subscription_id: SubscriptionId,
+        allocation: Allocation,
+        now: datetime,
+    ) -> UsageRecord | None:
+        """Book ``used`` units reported for a service and release its reservation.
+
+        Units within the grant are booked as granted (pool first); units beyond it are
+        overshoot, booked into the pool while the pool and the member's quota have room and
+        as overage after that, and recorded as overshoot either way.
+        """
+        if isinstance(used, bool) or not isinstance(used, int) or used < 0:
+            raise InvalidAmount(f"used units must be a whole non-negative number, got {used!r}")
+        held = self.reservations.get((session_id, service))
+        if held is not None and held.member_id != member_id:
+            raise RuleViolation(f"session {session_id!r} holds units for another member")
+        reservation = self.release(session_id, service)
+        if used == 0:
+            return None
+        resource, zone, tethered = service
+        key = (resource, zone)
+        granted_pool = reservation.from_pool if reservation else 0
+        granted_overage = reservation.from_overage if reservation else 0
+        in_pool = min(used, granted_pool)
+        in_overage = min(used - in_pool, granted_overage)
+        overshoot = used - in_pool - in_overage
+        if overshoot:
+            # The room left once this commit's own pool units are booked (its reservation
+            # was released above, so the room counts them as free).
+            room = self._pool_room(member_id, key, allocation)
+            room = None if room is None else max(room - in_pool, 0)
+            extra_pool = overshoot if room is None else min(overshoot, room)
+            in_pool += extra_pool
+            in_overage += overshoot - extra_pool
+        member = self.member(member_id)
+        self.pool(key).used += in_pool
+        member.pool_counter(key).used += in_pool
+        member.overage_counter(key).used += in_overage
+        if tethered:
+            member.tethered.used += used
+        return UsageRecord(
+            family_id=self.family_id,
+            cycle_number=self.cycle_number,
+            session_id=session_id,
+            member_id=member_id,
+            subscription_id=subscription_id,
+            resource=resource,
+            zone=zone,
+            tethered=tethered,
+            units=used,
+            from_pool=in_pool,
+            from_overage=in_overage,
+            overshoot=overshoot,
+            at=now,
+        )
+
+    def _pool_room(self, member_id: MemberId, key: Key, allocation: Allocation) -> int | None:
+        total = self.plan.allowance(*key)
+        pool = self.pool(key)
+        room = None if total is None else max(total - pool.used - pool.reserved, 0)
+        quota = allocation.limit(*key).quota
+        if quota is not None:
+            mine = self.member(member_id).pool_counter(key)
+            left = max(quota - mine.used - mine.reserved, 0)
+            room = left if room is None else min(room, left)
+        return room
+
+    def _hold(self, service: ServiceKey, reservation: Reservation, sign: int) -> None:
+        resource, zone, tethered = service
+        key = (resource, zone)
+        member = self.member(reservation.member_id)
+        self.pool(key).reserved += sign * reservation.from_pool
+        member.pool_counter(key).reserved += sign * reservation.from_pool
+        member.overage_counter(key).reserved += sign * reservation.from_overage
+        member.overage_reserved_minor += sign * reservation.price_minor
+        if tethered:
+            member.tethered.reserved += sign * reservation.units
