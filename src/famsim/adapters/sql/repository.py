@@ -8,7 +8,7 @@ that lost a race fails loudly (:class:`ConcurrentUpdate`) instead of overwriting
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     Table,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 
 from famsim.adapters.catalog import plan_from_document, plan_to_document
 from famsim.adapters.sql import schema as t
+from famsim.adapters.sql.rows import Row, Rows, delete_missing, keyed, write_changes
 from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
 from famsim.domain.cycle import Cycle, Pool
 from famsim.domain.family import Family
@@ -38,22 +38,19 @@ from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, Zone
 from famsim.service.ports import ConcurrentUpdate, FamilyNotFound, FamilySummary, PlanNotFound
 
-Row = dict[str, Any]
-Rows = dict[tuple[Any, ...], Row]
-
-# Tables in foreign-key order, with the columns that identify a row in each.
+# Tables in foreign-key order; a row is identified by its table's primary key.
 # Only allocation limits are ever deleted: members, lines and subscriptions stay for
 # history, and past cycles and their pools stay for billing (the aggregate holds only the
 # current cycle, so a row it no longer holds is not a row to delete).
 _DELETABLE = frozenset({"allocation_limits"})
-_CHILD_TABLES: tuple[tuple[Table, tuple[str, ...]], ...] = (
-    (t.cycles, ("family_id", "number")),
-    (t.members, ("id",)),
-    (t.lines, ("id",)),
-    (t.subscriptions, ("id",)),
-    (t.allocations, ("member_id",)),
-    (t.allocation_limits, ("member_id", "resource", "zone")),
-    (t.pools, ("family_id", "cycle_number", "resource", "zone")),
+_CHILD_TABLES: tuple[Table, ...] = (
+    t.cycles,
+    t.members,
+    t.lines,
+    t.subscriptions,
+    t.allocations,
+    t.allocation_limits,
+    t.pools,
 )
 
 
@@ -300,8 +297,8 @@ class SqlFamilyRepository:
             self._connection.execute(
                 insert(t.families).values(**rows["families"][(family.id,)], version=family.version)
             )
-            for table, _key in _CHILD_TABLES:
-                _apply(self._connection, table, {}, rows[table.name])
+            for table in _CHILD_TABLES:
+                write_changes(self._connection, table, {}, rows[table.name])
             self._seen[family.id] = (family, rows)
         self._new.clear()
         for family_id, (family, before) in list(self._seen.items()):
@@ -317,42 +314,17 @@ class SqlFamilyRepository:
                 raise ConcurrentUpdate(
                     f"family {family.name!r} was changed by someone else meanwhile; try again"
                 )
-            for table, _key in _CHILD_TABLES:
-                _apply(self._connection, table, before[table.name], after[table.name])
-            for table, _key in reversed(_CHILD_TABLES):
-                _delete_missing(self._connection, table, before[table.name], after[table.name])
+            for table in _CHILD_TABLES:
+                write_changes(self._connection, table, before[table.name], after[table.name])
+            for table in reversed(_CHILD_TABLES):
+                if table.name in _DELETABLE:
+                    delete_missing(self._connection, table, before[table.name], after[table.name])
             family.version += 1
             self._seen[family_id] = (family, _rows(family))
 
 
-def _apply(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
-    """Insert the rows of ``after`` that ``before`` lacks and update those that changed."""
-    added = [row for key, row in after.items() if key not in before]
-    if added:
-        connection.execute(insert(table), added)
-    for key, row in after.items():
-        if key in before and before[key] != row:
-            connection.execute(update(table).where(*_match(table, key)).values(**row))
-
-
-def _delete_missing(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
-    if table.name in _DELETABLE:
-        for key in before.keys() - after.keys():
-            connection.execute(delete(table).where(*_match(table, key)))
-
-
-def _match(table: Table, key: tuple[Any, ...]) -> Iterable[Any]:
-    columns = dict(_CHILD_TABLES)[table] if table is not t.families else ("id",)
-    return [table.c[name] == value for name, value in zip(columns, key, strict=True)]
-
-
 def _money(minor: int | None, currency: str) -> Money | None:
     return None if minor is None else Money(minor, currency)
-
-
-def _keyed(table: Table, rows: Iterable[Row]) -> Rows:
-    columns = dict(_CHILD_TABLES)[table]
-    return {tuple(row[name] for name in columns): row for row in rows}
 
 
 def _rows(family: Family) -> dict[str, Rows]:
@@ -375,7 +347,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             }
         }
     }
-    result["cycles"] = _keyed(
+    result["cycles"] = keyed(
         t.cycles,
         [
             {
@@ -387,7 +359,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             }
         ],
     )
-    result["members"] = _keyed(
+    result["members"] = keyed(
         t.members,
         (
             {
@@ -404,7 +376,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             for position, m in enumerate(family.members.values())
         ),
     )
-    result["lines"] = _keyed(
+    result["lines"] = keyed(
         t.lines,
         (
             {
@@ -420,7 +392,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             for position, line in enumerate(family.lines.values())
         ),
     )
-    result["subscriptions"] = _keyed(
+    result["subscriptions"] = keyed(
         t.subscriptions,
         (
             {
@@ -440,7 +412,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             for position, s in enumerate(line.subscriptions)
         ),
     )
-    result["allocations"] = _keyed(
+    result["allocations"] = keyed(
         t.allocations,
         (
             {
@@ -455,7 +427,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             for member_id, a in family.allocations.items()
         ),
     )
-    result["allocation_limits"] = _keyed(
+    result["allocation_limits"] = keyed(
         t.allocation_limits,
         (
             {
@@ -470,7 +442,7 @@ def _rows(family: Family) -> dict[str, Rows]:
             for (resource, zone), limit in a.limits.items()
         ),
     )
-    result["pools"] = _keyed(
+    result["pools"] = keyed(
         t.pools,
         (
             {

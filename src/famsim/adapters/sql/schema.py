@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -158,4 +159,78 @@ pools = Table(
     PrimaryKeyConstraint("family_id", "cycle_number", "resource", "zone"),
     ForeignKeyConstraint(["family_id", "cycle_number"], ["cycles.family_id", "cycles.number"]),
     CheckConstraint("used >= 0 AND reserved >= 0", name="non_negative"),
+)
+
+# ----------------------------------------------------------------------------- charging
+# A family's charging ledger for a cycle (famsim.domain.charging.ledger): counters, live
+# reservations and the immutable usage records. ``scope`` is the member id, or "" for the
+# family pool; ``kind`` is pool, overage or tethered (tethered counts data in all zones,
+# stored under resource "data" and zone "*").
+charging_counters = Table(
+    "charging_counters",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("scope", String(32), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("used", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    PrimaryKeyConstraint("family_id", "cycle_number", "scope", "kind", "resource", "zone"),
+    CheckConstraint("used >= 0 AND reserved >= 0", name="non_negative"),
+    CheckConstraint("kind IN ('pool', 'overage', 'tethered')", name="kind"),
+)
+
+charging_money = Table(
+    "charging_money",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("overage_reserved_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("family_id", "cycle_number", "member_id"),
+    CheckConstraint("overage_reserved_minor >= 0", name="non_negative"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("session_id", String(255), nullable=False),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("tethered", Boolean, nullable=False),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), nullable=False),
+    Column("from_pool", BigInteger, nullable=False),
+    Column("from_overage", BigInteger, nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("family_id", "cycle_number", "session_id", "resource", "zone", "tethered"),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("session_id", String(255), nullable=False),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), nullable=False),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("tethered", Boolean, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("from_pool", BigInteger, nullable=False),
+    Column("from_overage", BigInteger, nullable=False),
+    Column("overshoot", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_usage_records_family_cycle", "family_id", "cycle_number"),
+    CheckConstraint("units = from_pool + from_overage", name="split"),
+    CheckConstraint("overshoot >= 0 AND overshoot <= units", name="overshoot"),
 )

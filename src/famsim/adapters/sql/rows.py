@@ -1,0 +1,45 @@
+"""Writing an aggregate back as a difference of rows, keyed by each table's primary key.
+
+Repositories map a domain object to ``{table name: {primary key: row}}``, keep that mapping
+as read, and on flush hand both to :func:`write_changes`, which inserts, updates (and, for
+tables whose rows may disappear, deletes) only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, update
+
+Row = dict[str, Any]
+Rows = dict[tuple[Any, ...], Row]
+
+
+def primary_key(table: Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.primary_key.columns)
+
+
+def keyed(table: Table, rows: Iterable[Row]) -> Rows:
+    columns = primary_key(table)
+    return {tuple(row[name] for name in columns): row for row in rows}
+
+
+def write_changes(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
+    """Insert the rows of ``after`` that ``before`` lacks and update those that changed."""
+    added = [row for key, row in after.items() if key not in before]
+    if added:
+        connection.execute(insert(table), added)
+    for key, row in after.items():
+        if key in before and before[key] != row:
+            connection.execute(update(table).where(*_match(table, key)).values(**row))
+
+
+def delete_missing(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
+    """Delete the rows of ``before`` that ``after`` no longer has."""
+    for key in before.keys() - after.keys():
+        connection.execute(delete(table).where(*_match(table, key)))
+
+
+def _match(table: Table, key: tuple[Any, ...]) -> list[Any]:
+    return [table.c[name] == value for name, value in zip(primary_key(table), key, strict=True)]
