@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
+from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
@@ -34,6 +35,8 @@ class MemoryStore:
 
     plans: dict[str, Plan] = field(default_factory=dict)
     families: dict[FamilyId, Family] = field(default_factory=dict)
+    ledgers: dict[tuple[str, int], FamilyLedger] = field(default_factory=dict)
+    usage: list[UsageRecord] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -107,6 +110,36 @@ class MemoryFamilyRepository:
             return next((f.id for f in self._store.families.values() if test(f)), None)
 
 
+class MemoryLedgerRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.touched: dict[tuple[str, int], FamilyLedger] = {}
+        self.records: list[UsageRecord] = []
+
+    def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
+        key = (family_id, cycle_number)
+        if key not in self.touched:
+            with self._store.lock:
+                stored = self._store.ledgers.get(key)
+                self.touched[key] = (
+                    copy.deepcopy(stored)
+                    if stored is not None
+                    else FamilyLedger(FamilyId(family_id), cycle_number, plan)
+                )
+        return self.touched[key]
+
+    def append(self, record: UsageRecord) -> None:
+        self.records.append(record)
+
+    def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
+        with self._store.lock:
+            return [
+                r
+                for r in self._store.usage
+                if r.family_id == family_id and r.cycle_number == cycle_number
+            ]
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -114,6 +147,7 @@ class MemoryUnitOfWork:
     def __enter__(self) -> Self:
         self.plans = MemoryPlanRepository(self._store)
         self.families = MemoryFamilyRepository(self._store)
+        self.ledgers = MemoryLedgerRepository(self._store)
         return self
 
     def __exit__(
@@ -148,6 +182,10 @@ class MemoryUnitOfWork:
                 self.families.snapshots[family.id] = copy.deepcopy(family)
             self._store.plans.update(self.plans.pending)
             self.plans.pending = {}
+            for key, ledger in self.ledgers.touched.items():
+                self._store.ledgers[key] = copy.deepcopy(ledger)
+            self._store.usage.extend(self.ledgers.records)
+            self.ledgers.records = []
 
     def _check_unique(self, family: Family) -> None:
         mine = {line.msisdn for line in family.lines.values()}
@@ -167,6 +205,8 @@ class MemoryUnitOfWork:
         self.plans.pending = {}
         self.families.touched = {}
         self.families.snapshots = {}
+        self.ledgers.touched = {}
+        self.ledgers.records = []
 
 
 def _differs(a: Family, b: Family) -> bool:

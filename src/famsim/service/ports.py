@@ -14,6 +14,7 @@ from datetime import date
 from types import TracebackType
 from typing import Protocol, Self
 
+from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.errors import Conflict, NotFound
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
@@ -78,12 +79,35 @@ class FamilyRepository(Protocol):
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None: ...
 
 
+class LedgerRepository(Protocol):
+    """Charging ledgers, one per family and cycle, and their usage records.
+
+    A ledger is read under its family's lock: load the family with ``for_update=True``
+    first, in the same unit of work, and changes to both commit together.
+    """
+
+    def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
+        """The stored ledger, or an empty one for a cycle with no charging yet."""
+        ...
+
+    def append(self, record: UsageRecord) -> None:
+        """Add a usage record; it is written with the next commit, never changed after."""
+        ...
+
+    def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
+        """Committed usage records of a cycle, in the order they were written."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def plans(self) -> PlanRepository: ...
 
     @property
     def families(self) -> FamilyRepository: ...
+
+    @property
+    def ledgers(self) -> LedgerRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -97,7 +121,7 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
-        """Write every family added or loaded in this unit of work, atomically."""
+        """Write every family and ledger added or loaded in this unit of work, atomically."""
         ...
 
     def rollback(self) -> None: ...

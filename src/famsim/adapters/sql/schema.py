@@ -7,6 +7,8 @@ deleted, so usage records added later can always point at who and what used them
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -23,7 +25,34 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database.
+
+    PostgreSQL keeps the zone; SQLite keeps text and hands back a naive datetime, which
+    then cannot be compared with the aware ones the domain uses. This stores UTC and
+    returns aware UTC everywhere, and refuses naive input rather than guess its zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: famsim stores aware UTC times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 metadata = MetaData(
     naming_convention={
@@ -44,7 +73,7 @@ plans = Table(
     Column("name", String(200), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("document", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 families = Table(
@@ -207,7 +236,7 @@ reservations = Table(
     Column("from_pool", BigInteger, nullable=False),
     Column("from_overage", BigInteger, nullable=False),
     Column("price_minor", BigInteger, nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("family_id", "cycle_number", "session_id", "resource", "zone", "tethered"),
 )
 
@@ -229,7 +258,7 @@ usage_records = Table(
     Column("from_pool", BigInteger, nullable=False),
     Column("from_overage", BigInteger, nullable=False),
     Column("overshoot", BigInteger, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_usage_records_family_cycle", "family_id", "cycle_number"),
     CheckConstraint("units = from_pool + from_overage", name="split"),
     CheckConstraint("overshoot >= 0 AND overshoot <= units", name="overshoot"),

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
 from famsim.adapters.sql.repository import SqlFamilyRepository, SqlPlanRepository
 from famsim.domain.errors import Conflict, FamsimError
 from famsim.service.ports import IdentifierTaken
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
 
     families: SqlFamilyRepository
     plans: SqlPlanRepository
+    ledgers: SqlLedgerRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
         assert self._connection is not None
         self.families = SqlFamilyRepository(self._connection)
         self.plans = SqlPlanRepository(self._connection)
+        self.ledgers = SqlLedgerRepository(self._connection)
 
     def __exit__(
         self,
@@ -71,6 +74,7 @@ class SqlUnitOfWork:
         assert self._connection is not None
         try:
             self.families.flush()
+            self.ledgers.flush()
             self._connection.commit()
         except IntegrityError as exc:
             self.rollback()
