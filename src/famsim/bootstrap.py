@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
 from famsim.domain.errors import FamsimError
 from famsim.domain.plan import Plan
+from famsim.service.charging import ChargingService
 from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, UnitOfWork
 
@@ -36,6 +38,7 @@ class App:
     engine: Engine
     bus: MessageBus
     uow: Callable[[], UnitOfWork]
+    charging: ChargingService
 
     @property
     def database(self) -> str:
@@ -98,4 +101,5 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         raise StorageUnavailable(f"invalid database URL {url!r}: {exc}") from None
     uow_factory: Callable[[], UnitOfWork] = lambda: SqlUnitOfWork(engine)  # noqa: E731
     bus = MessageBus(uow_factory, clock or SystemClock())
-    return App(settings=settings, engine=engine, bus=bus, uow=uow_factory)
+    charging = ChargingService(uow_factory, now=lambda: datetime.now(UTC))
+    return App(settings=settings, engine=engine, bus=bus, uow=uow_factory, charging=charging)

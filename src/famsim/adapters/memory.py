@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.family import Family
@@ -37,6 +37,7 @@ class MemoryStore:
     families: dict[FamilyId, Family] = field(default_factory=dict)
     ledgers: dict[tuple[str, int], FamilyLedger] = field(default_factory=dict)
     usage: list[UsageRecord] = field(default_factory=list)
+    answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -115,6 +116,7 @@ class MemoryLedgerRepository:
         self._store = store
         self.touched: dict[tuple[str, int], FamilyLedger] = {}
         self.records: list[UsageRecord] = []
+        self.answers: dict[tuple[str, int], dict[str, Any]] = {}
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
@@ -130,6 +132,17 @@ class MemoryLedgerRepository:
 
     def append(self, record: UsageRecord) -> None:
         self.records.append(record)
+
+    def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
+        key = (session_id, request_number)
+        with self._store.lock:
+            found = self.answers.get(key) or self._store.answers.get(key)
+        return copy.deepcopy(found)
+
+    def remember(
+        self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
+    ) -> None:
+        self.answers[(session_id, request_number)] = copy.deepcopy(answer)
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         with self._store.lock:
@@ -186,6 +199,8 @@ class MemoryUnitOfWork:
                 self._store.ledgers[key] = copy.deepcopy(ledger)
             self._store.usage.extend(self.ledgers.records)
             self.ledgers.records = []
+            self._store.answers.update(self.ledgers.answers)
+            self.ledgers.answers = {}
 
     def _check_unique(self, family: Family) -> None:
         mine = {line.msisdn for line in family.lines.values()}
@@ -207,6 +222,7 @@ class MemoryUnitOfWork:
         self.families.snapshots = {}
         self.ledgers.touched = {}
         self.ledgers.records = []
+        self.ledgers.answers = {}
 
 
 def _differs(a: Family, b: Family) -> bool:

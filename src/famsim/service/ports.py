@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.errors import Conflict, NotFound
@@ -96,6 +96,16 @@ class LedgerRepository(Protocol):
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         """Committed usage records of a cycle, in the order they were written."""
+        ...
+
+    def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
+        """The answer already given to this request (for retransmissions), if any."""
+        ...
+
+    def remember(
+        self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
+    ) -> None:
+        """Keep the answer to a request; written with the next commit."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select
@@ -25,6 +26,7 @@ class SqlLedgerRepository:
         self._connection = connection
         self._seen: dict[tuple[str, int], tuple[FamilyLedger, dict[str, Rows]]] = {}
         self._records: list[UsageRecord] = []
+        self._answers: list[dict[str, Any]] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
@@ -76,6 +78,31 @@ class SqlLedgerRepository:
         )
         return [_record(dict(row)) for row in self._connection.execute(query).mappings()]
 
+    def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
+        for pending in self._answers:
+            if (pending["session_id"], pending["request_number"]) == (session_id, request_number):
+                answer: dict[str, Any] = pending["answer"]
+                return answer
+        query = select(t.charging_answers.c.answer).where(
+            t.charging_answers.c.session_id == session_id,
+            t.charging_answers.c.request_number == request_number,
+        )
+        stored: dict[str, Any] | None = self._connection.execute(query).scalar()
+        return stored
+
+    def remember(
+        self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
+    ) -> None:
+        self._answers.append(
+            {
+                "session_id": session_id,
+                "request_number": request_number,
+                "family_id": family_id,
+                "answer": answer,
+                "at": datetime.now(UTC),
+            }
+        )
+
     def flush(self) -> None:
         for key, (ledger, before) in list(self._seen.items()):
             after = _rows(ledger)
@@ -92,6 +119,9 @@ class SqlLedgerRepository:
                 insert(t.usage_records), [_record_row(r) for r in self._records]
             )
             self._records.clear()
+        if self._answers:
+            self._connection.execute(insert(t.charging_answers), self._answers)
+            self._answers = []
 
     def _select(self, table: Table, where: dict[str, Any]) -> list[dict[str, Any]]:
         query = select(table).where(*(table.c[name] == value for name, value in where.items()))

@@ -263,3 +263,16 @@ usage_records = Table(
     CheckConstraint("units = from_pool + from_overage", name="split"),
     CheckConstraint("overshoot >= 0 AND overshoot <= units", name="overshoot"),
 )
+
+# The answer sent for each (session, request number): a retransmission gets it back
+# unchanged and is charged nothing (RFC 4006 idempotency).
+charging_answers = Table(
+    "charging_answers",
+    metadata,
+    Column("session_id", String(255), nullable=False),
+    Column("request_number", Integer, nullable=False),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("answer", JSON, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("session_id", "request_number"),
+)
