@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from famsim.domain.allocation import Allocation
+from famsim.domain.charging.ledger import Counter, FamilyLedger
 from famsim.domain.cycle import Pool
 from famsim.domain.errors import RuleViolation
 from famsim.domain.family import Family
@@ -71,11 +72,17 @@ def list_families(uow: UnitOfWork) -> list[dict[str, Any]]:
 
 def family_detail(uow: UnitOfWork, family_id: str) -> dict[str, Any]:
     with uow:
-        return family_view(uow.families.get(family_id))
+        family = uow.families.get(family_id)
+        plan = uow.plans.get(family.plan_code)
+        ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
+        return family_view(family, ledger)
 
 
-def family_view(family: Family) -> dict[str, Any]:
-    """Everything about a family, as the owner (or the operator) sees it."""
+def family_view(family: Family, ledger: FamilyLedger | None = None) -> dict[str, Any]:
+    """Everything about a family, as the owner (or the operator) sees it.
+
+    Pool usage comes from the charging ledger (the one record of usage) when given.
+    """
     members = []
     for member in family.members.values():
         allocation = family.allocation(member.id)
@@ -153,8 +160,8 @@ def family_view(family: Family) -> dict[str, Any]:
                     "resource": pool.resource.value,
                     "zone": pool.zone,
                     "total": pool.total,
-                    "used": pool.used,
-                    "reserved": pool.reserved,
+                    "used": _pool_counter(ledger, pool).used,
+                    "reserved": _pool_counter(ledger, pool).reserved,
                 }
                 for pool in sorted(cycle.pools.values(), key=_pool_order)
             ],
@@ -194,6 +201,12 @@ def plan_currency(uow: UnitOfWork, plan_code: str) -> str:
 def family_currency(uow: UnitOfWork, family_id: str) -> str:
     with uow:
         return uow.families.get(family_id).currency
+
+
+def _pool_counter(ledger: FamilyLedger | None, pool: Pool) -> Counter:
+    if ledger is None:
+        return Counter()
+    return ledger.pools.get((pool.resource, pool.zone), Counter())
 
 
 def _pool_order(pool: Pool) -> tuple[int, bool, str]:
