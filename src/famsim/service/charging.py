@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from famsim.domain.charging.grants import ChargingRules, GrantRequest
+from famsim.domain.charging.ledger import FamilyLedger, ServiceKey
 from famsim.domain.errors import InvalidAmount
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Imsi, Msisdn
@@ -161,10 +162,10 @@ class ChargingService:
         now = self._now()
         answers = []
         for use in request.services:
-            if zone is not None and use.used:
+            if use.used:
                 record = ledger.commit(
                     session_id=request.session_id,
-                    service=(use.resource, zone, use.tethered),
+                    service=_reported_service(ledger, request.session_id, use, zone),
                     used=use.used,
                     member_id=member.id,
                     subscription_id=subscription.id,
@@ -224,6 +225,21 @@ class ChargingService:
         return ChargingAnswer(
             request.session_id, request.request_number, outcome, zone, tuple(answers)
         )
+
+
+def _reported_service(
+    ledger: FamilyLedger, session_id: str, use: ServiceUse, zone: Zone | None
+) -> ServiceKey:
+    """Where reported units are booked: under the grant they were used with.
+
+    Units are used under the session's last grant of that service, even if the device has
+    moved to another zone since; with no grant they are overshoot in the current zone (or
+    at home when the current network is not covered), so they are never lost.
+    """
+    for held_session, service in ledger.reservations:
+        if held_session == session_id and (service[0], service[2]) == (use.resource, use.tethered):
+            return service
+    return (use.resource, zone or HOME, use.tethered)
 
 
 def _parse_subscriber(text: str) -> Imsi | Msisdn:
