@@ -385,3 +385,30 @@ def test_usage_reported_from_an_uncovered_network_is_not_lost(h: Harness) -> Non
     ledger, records = h.ledger()
     assert [(r.session_id, r.units) for r in records] == [(sid, 500_000)]
     check_no_reservations(ledger)
+
+
+# ----------------------------------------------------------------------------- thresholds
+def test_thresholds_alert_each_level_once_into_the_outbox(h: Harness) -> None:
+    """The child's 3 GB quota: 50 %, then 80 % and 100 %, each once, retransmissions too."""
+    session = session_id()
+    h.send(session, 0, RequestType.INITIAL, CHILD, data(requested=GB))
+    h.send(session, 1, RequestType.UPDATE, CHILD, data(requested=GB, used=GB // 2 * 3))
+    h.send(session, 1, RequestType.UPDATE, CHILD, data(requested=GB, used=GB // 2 * 3))
+    child = h.member_id("Chan Ka Yan")
+    with h.uow_factory() as uow:
+        entries = list(uow.ledgers.outbox(h.family_id))
+    assert [(e["kind"], e["payload"]["member_id"], e["payload"]["level"]) for e in entries] == [
+        ("threshold_crossed", child, 50)
+    ]
+    h.send(session, 2, RequestType.TERMINATION, CHILD, data(used=GB // 2 * 3))
+    with h.uow_factory() as uow:
+        entries = list(uow.ledgers.outbox(h.family_id))
+    levels = [e["payload"]["level"] for e in entries if e["payload"]["member_id"] == child]
+    assert levels == [50, 80, 100]
+    last = entries[-1]["payload"]
+    assert (last["resource"], last["zone"], last["used"], last["total"]) == (
+        "data",
+        "home",
+        3 * GB,
+        3 * GB,
+    )

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
+from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
@@ -38,6 +39,7 @@ class MemoryStore:
     ledgers: dict[tuple[str, int], FamilyLedger] = field(default_factory=dict)
     usage: list[UsageRecord] = field(default_factory=list)
     answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -117,6 +119,7 @@ class MemoryLedgerRepository:
         self.touched: dict[tuple[str, int], FamilyLedger] = {}
         self.records: list[UsageRecord] = []
         self.answers: dict[tuple[str, int], dict[str, Any]] = {}
+        self.events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
@@ -132,6 +135,13 @@ class MemoryLedgerRepository:
 
     def append(self, record: UsageRecord) -> None:
         self.records.append(record)
+
+    def publish(self, event: ThresholdCrossed) -> None:
+        self.events.append(event)
+
+    def outbox(self, family_id: str) -> Sequence[dict[str, Any]]:
+        with self._store.lock:
+            return [copy.deepcopy(entry) for fid, entry in self._store.outbox if fid == family_id]
 
     def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
         key = (session_id, request_number)
@@ -201,6 +211,18 @@ class MemoryUnitOfWork:
             self.ledgers.records = []
             self._store.answers.update(self.ledgers.answers)
             self.ledgers.answers = {}
+            self._store.outbox.extend(
+                (
+                    event.family_id,
+                    {
+                        "kind": "threshold_crossed",
+                        "payload": event.payload(),
+                        "created_at": event.at,
+                    },
+                )
+                for event in self.ledgers.events
+            )
+            self.ledgers.events = []
 
     def _check_unique(self, family: Family) -> None:
         mine = {line.msisdn for line in family.lines.values()}
@@ -223,6 +245,7 @@ class MemoryUnitOfWork:
         self.ledgers.touched = {}
         self.ledgers.records = []
         self.ledgers.answers = {}
+        self.ledgers.events = []
 
 
 def _differs(a: Family, b: Family) -> bool:

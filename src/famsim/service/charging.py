@@ -10,7 +10,7 @@ stored answer back and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +18,7 @@ from typing import Any
 
 from famsim.domain.charging.grants import ChargingRules, GrantRequest
 from famsim.domain.charging.ledger import FamilyLedger, ServiceKey
+from famsim.domain.charging.thresholds import DEFAULT_LEVELS, check_levels
 from famsim.domain.errors import InvalidAmount
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Imsi, Msisdn
@@ -111,10 +112,12 @@ class ChargingService:
         uow_factory: Callable[[], UnitOfWork],
         now: Callable[[], datetime],
         rules: ChargingRules | None = None,
+        alert_levels: Sequence[int] = DEFAULT_LEVELS,
     ) -> None:
         self._uow_factory = uow_factory
         self._now = now
         self._rules = rules or ChargingRules()
+        self._levels = check_levels(alert_levels)
 
     def handle(self, request: ChargingRequest) -> ChargingAnswer:
         subscriber = _parse_subscriber(request.subscriber)
@@ -221,6 +224,8 @@ class ChargingService:
                     redirect_url=grant.redirect_url,
                 )
             )
+        for event in ledger.threshold_alerts(family.allocations, self._levels, now):
+            uow.ledgers.publish(event)
         outcome = Outcome.SUCCESS if in_service else Outcome.LINE_SUSPENDED
         return ChargingAnswer(
             request.session_id, request.request_number, outcome, zone, tuple(answers)

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
+from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict, NotFound
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
@@ -96,6 +97,14 @@ class LedgerRepository(Protocol):
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         """Committed usage records of a cycle, in the order they were written."""
+        ...
+
+    def publish(self, event: ThresholdCrossed) -> None:
+        """Put a domain event in the outbox; written with the next commit."""
+        ...
+
+    def outbox(self, family_id: str) -> Sequence[dict[str, Any]]:
+        """Committed outbox entries of a family (kind, payload, created_at), oldest first."""
         ...
 
     def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:

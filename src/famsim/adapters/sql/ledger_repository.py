@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, insert, select
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.rows import Rows, delete_missing, keyed, write_changes
 from famsim.domain.charging.ledger import Counter, FamilyLedger, Reservation, UsageRecord
+from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
 from famsim.domain.plan import Plan
 from famsim.domain.units import Resource, Zone
@@ -18,7 +19,13 @@ from famsim.domain.units import Resource, Zone
 POOL_SCOPE = ""
 ALL_ZONES = "*"
 
-_TABLES: tuple[Table, ...] = (t.charging_counters, t.charging_money, t.reservations)
+_TABLES: tuple[Table, ...] = (
+    t.charging_counters,
+    t.charging_money,
+    t.reservations,
+    t.threshold_alerts,
+)
+THRESHOLD_CROSSED = "threshold_crossed"
 
 
 class SqlLedgerRepository:
@@ -27,6 +34,7 @@ class SqlLedgerRepository:
         self._seen: dict[tuple[str, int], tuple[FamilyLedger, dict[str, Rows]]] = {}
         self._records: list[UsageRecord] = []
         self._answers: list[dict[str, Any]] = []
+        self._events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
@@ -61,8 +69,23 @@ class SqlLedgerRepository:
                 price_minor=row["price_minor"],
                 expires_at=row["expires_at"],
             )
+        for row in self._select(t.threshold_alerts, where):
+            scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
+            alert_key = (scope, Resource(row["resource"]), Zone(row["zone"]))
+            ledger.alerted.setdefault(alert_key, set()).add(row["level"])
         self._seen[key] = (ledger, _rows(ledger))
         return ledger
+
+    def publish(self, event: ThresholdCrossed) -> None:
+        self._events.append(event)
+
+    def outbox(self, family_id: str) -> Sequence[dict[str, Any]]:
+        query = (
+            select(t.outbox.c.kind, t.outbox.c.payload, t.outbox.c.created_at)
+            .where(t.outbox.c.family_id == family_id)
+            .order_by(t.outbox.c.id)
+        )
+        return [dict(row) for row in self._connection.execute(query).mappings()]
 
     def append(self, record: UsageRecord) -> None:
         self._records.append(record)
@@ -119,6 +142,21 @@ class SqlLedgerRepository:
                 insert(t.usage_records), [_record_row(r) for r in self._records]
             )
             self._records.clear()
+        if self._events:
+            self._connection.execute(
+                insert(t.outbox),
+                [
+                    {
+                        "family_id": event.family_id,
+                        "kind": THRESHOLD_CROSSED,
+                        "payload": event.payload(),
+                        "created_at": event.at,
+                        "delivered_at": None,
+                    }
+                    for event in self._events
+                ],
+            )
+            self._events = []
         if self._answers:
             self._connection.execute(insert(t.charging_answers), self._answers)
             self._answers = []
@@ -171,7 +209,15 @@ def _rows(ledger: FamilyLedger) -> dict[str, Rows]:
         }
         for (session_id, (resource, zone, tethered)), r in ledger.reservations.items()
     ]
+    alerts = [
+        base
+        | {"scope": member_id or POOL_SCOPE, "resource": resource.value, "zone": zone}
+        | {"level": level}
+        for (member_id, resource, zone), levels in ledger.alerted.items()
+        for level in sorted(levels)
+    ]
     return {
+        "threshold_alerts": keyed(t.threshold_alerts, alerts),
         "charging_counters": keyed(t.charging_counters, counters),
         "charging_money": keyed(t.charging_money, money),
         "reservations": keyed(t.reservations, reservations),

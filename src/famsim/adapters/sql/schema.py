@@ -276,3 +276,32 @@ charging_answers = Table(
     Column("at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("session_id", "request_number"),
 )
+
+# Threshold levels already alerted, so each level of each counter alerts once a cycle;
+# ``scope`` is the member id, or "" for the family pool.
+threshold_alerts = Table(
+    "threshold_alerts",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("scope", String(32), nullable=False),
+    Column("resource", String(8), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("level", Integer, nullable=False),
+    PrimaryKeyConstraint("family_id", "cycle_number", "scope", "resource", "zone", "level"),
+)
+
+# Domain events waiting for delivery (webhooks, e-mail), written in the transaction that
+# caused them: an event exists exactly when its cause was committed.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("kind", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+)

@@ -15,11 +15,13 @@ as overage after that.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from famsim.domain.allocation import Allocation
 from famsim.domain.charging.grants import ChargingRules, Grant, GrantRequest, Held, Standing, decide
+from famsim.domain.charging.thresholds import ThresholdCrossed, new_alerts
 from famsim.domain.errors import InvalidAmount, RuleViolation
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
 from famsim.domain.money import Money
@@ -27,6 +29,7 @@ from famsim.domain.plan import Plan
 from famsim.domain.units import Resource, Zone
 
 Key = tuple[Resource, Zone]
+AlertKey = tuple[MemberId | None, Resource, Zone]
 ServiceKey = tuple[Resource, Zone, bool]
 """A charged service within a session: resource, zone and whether it is tethered."""
 
@@ -103,6 +106,8 @@ class FamilyLedger:
     pools: dict[Key, Counter] = field(default_factory=dict)
     members: dict[MemberId, MemberLedger] = field(default_factory=dict)
     reservations: dict[tuple[str, ServiceKey], Reservation] = field(default_factory=dict)
+    alerted: dict[AlertKey, set[int]] = field(default_factory=dict)
+    """Threshold levels already alerted, per pool (member None) or member quota."""
 
     # ------------------------------------------------------------------ reading
     def member(self, member_id: MemberId) -> MemberLedger:
@@ -260,6 +265,46 @@ class FamilyLedger:
             overshoot=overshoot,
             at=now,
         )
+
+    def threshold_alerts(
+        self,
+        allocations: Mapping[MemberId, Allocation],
+        levels: Sequence[int],
+        now: datetime,
+    ) -> list[ThresholdCrossed]:
+        """New alerts for pools and member quotas whose committed usage reached a level.
+
+        Each level of each counter alerts once per cycle, however many requests cross it
+        and however often one is retransmitted.
+        """
+        events: list[ThresholdCrossed] = []
+
+        def check(member_id: MemberId | None, key: Key, used: int, total: int | None) -> None:
+            seen = self.alerted.setdefault((member_id, *key), set())
+            for level in new_alerts(used, total, levels, seen):
+                seen.add(level)
+                events.append(
+                    ThresholdCrossed(
+                        self.family_id,
+                        member_id,
+                        key[0],
+                        key[1],
+                        level,
+                        used,
+                        total or 0,
+                        self.cycle_number,
+                        now,
+                    )
+                )
+
+        for key, counter in self.pools.items():
+            check(None, key, counter.used, self.plan.allowance(*key))
+        for member_id, member in self.members.items():
+            allocation = allocations.get(member_id)
+            for key, counter in member.pool.items():
+                quota = allocation.limit(*key).quota if allocation else None
+                check(member_id, key, counter.used, quota)
+        return events
 
     def _pool_room(self, member_id: MemberId, key: Key, allocation: Allocation) -> int | None:
         total = self.plan.allowance(*key)

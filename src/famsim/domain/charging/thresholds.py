@@ -56,3 +56,17 @@ class ThresholdCrossed:
     total: int
     cycle_number: int
     at: datetime
+
+    def payload(self) -> dict[str, object]:
+        """The event as JSON-ready data, for the outbox and its consumers."""
+        return {
+            "family_id": self.family_id,
+            "member_id": self.member_id,
+            "resource": self.resource.value,
+            "zone": self.zone,
+            "level": self.level,
+            "used": self.used,
+            "total": self.total,
+            "cycle_number": self.cycle_number,
+            "at": self.at.isoformat(),
+        }
