@@ -190,9 +190,6 @@ def rich_family(hk: Plan, next_plan: Plan) -> Family:
     )
     family.set_oversubscription(True, plans)
     family.schedule_plan_change(hk, next_plan)
-    family.cycle.pools[(Resource.DATA, HOME)].used = gb("7GB")
-    family.cycle.pools[(Resource.DATA, HOME)].reserved = 12_345
-    family.cycle.pools[(Resource.SMS, GREATER_CHINA)].used = 3
     return family
 
 
@@ -348,7 +345,6 @@ def test_a_changed_family_reads_back_identical(
         )
         family.set_money_cap(None, hk_plan)
         family.schedule_plan_change(hk_plan, hk_plan)  # cancels the pending change
-        family.cycle.pools[(Resource.DATA, HOME)].used += gb("1GB")
         uow.commit()
         expected = snapshot(family)
 
@@ -759,13 +755,9 @@ def test_a_removed_member_and_their_suspended_lines_read_back(
 def test_the_next_cycle_reads_back(uow_factory: Any, family: Family, hk_plan: Plan) -> None:
     with uow_factory() as uow:
         loaded = uow.families.get(family.id, for_update=True)
-        loaded.cycle.pools[(Resource.DATA, HOME)].used = gb("1GB")
-        uow.commit()
-    with uow_factory() as uow:
-        loaded = uow.families.get(family.id, for_update=True)
         cycle = loaded.start_next_cycle(hk_plan)
         uow.commit()
     stored = read_family(uow_factory, family.id)
     assert stored.cycle == cycle
     assert stored.cycle.number == 2
-    assert stored.cycle.pools[(Resource.DATA, HOME)].used == 0
+    assert stored.cycle.pools[(Resource.DATA, HOME)].total == hk_plan.allowance(Resource.DATA, HOME)

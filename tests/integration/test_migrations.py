@@ -132,7 +132,10 @@ def test_the_migrated_schema_enforces_its_constraints(
         "UPDATE members SET role = 'boss'",
         "UPDATE members SET role = 'child', guardian_id = NULL",
         "UPDATE cycles SET end_on = start_on",
-        "UPDATE pools SET used = -1",
+        "INSERT INTO charging_counters (family_id, cycle_number, scope, kind, resource, zone,"
+        f" used, reserved) VALUES ('{family.id}', 1, '', 'pool', 'data', 'home', -1, 0)",
+        "INSERT INTO charging_counters (family_id, cycle_number, scope, kind, resource, zone,"
+        f" used, reserved) VALUES ('{family.id}', 1, '', 'bogus', 'data', 'home', 0, 0)",
         "UPDATE families SET plan_code = 'no-such-plan'",
     ]
     for statement in refused:

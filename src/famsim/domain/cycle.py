@@ -25,25 +25,17 @@ def next_cycle_start(after: date, cycle_day: int) -> date:
     return date(year, month, cycle_day)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Pool:
     """The family's allowance of one resource in one zone for one cycle.
 
-    ``total`` None means unlimited. ``used`` is committed usage drawn from the pool and
-    ``reserved`` is granted to live sessions and not yet reported.
+    ``total`` None means unlimited. What has been used or reserved from it lives in the
+    charging ledger (famsim.domain.charging.ledger), the one record of usage.
     """
 
     resource: Resource
     zone: Zone
     total: int | None
-    used: int = 0
-    reserved: int = 0
-
-    @property
-    def available(self) -> int | None:
-        if self.total is None:
-            return None
-        return max(self.total - self.used - self.reserved, 0)
 
 
 @dataclass(slots=True)

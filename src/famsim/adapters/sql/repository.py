@@ -160,7 +160,7 @@ class SqlFamilyRepository:
             plan_code=cycle_row["plan_code"],
             pools={
                 (Resource(p["resource"]), Zone(p["zone"])): Pool(
-                    Resource(p["resource"]), Zone(p["zone"]), p["total"], p["used"], p["reserved"]
+                    Resource(p["resource"]), Zone(p["zone"]), p["total"]
                 )
                 for p in pool_rows
             },
@@ -451,8 +451,6 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "resource": pool.resource.value,
                 "zone": pool.zone,
                 "total": pool.total,
-                "used": pool.used,
-                "reserved": pool.reserved,
             }
             for pool in cycle.pools.values()
         ),

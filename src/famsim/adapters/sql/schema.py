@@ -183,11 +183,8 @@ pools = Table(
     Column("resource", String(8), nullable=False),
     Column("zone", String(32), nullable=False),
     Column("total", BigInteger, nullable=True),
-    Column("used", BigInteger, nullable=False),
-    Column("reserved", BigInteger, nullable=False),
     PrimaryKeyConstraint("family_id", "cycle_number", "resource", "zone"),
     ForeignKeyConstraint(["family_id", "cycle_number"], ["cycles.family_id", "cycles.number"]),
-    CheckConstraint("used >= 0 AND reserved >= 0", name="non_negative"),
 )
 
 # ----------------------------------------------------------------------------- charging
