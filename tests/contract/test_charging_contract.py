@@ -375,6 +375,16 @@ def test_expire_releases_reservations_past_validity(h: Harness) -> None:
     check_no_reservations(h.ledger()[0])
 
 
+def test_expire_due_finds_the_families_with_reservations_past_validity(h: Harness) -> None:
+    h.send(session_id(), 0, INITIAL, OWNER, data())
+    h.send(session_id(), 0, INITIAL, TEEN, data())
+    assert h.service.expire_due() == 0
+    h.now.advance(61)
+    assert h.service.expire_due() == 2
+    check_no_reservations(h.ledger()[0])
+    assert h.service.expire_due() == 0
+
+
 def test_usage_reported_from_an_uncovered_network_is_not_lost(h: Harness) -> None:
     sid = session_id()
     assert only(h.send(sid, 0, INITIAL, SPOUSE, data())).granted == 10**6

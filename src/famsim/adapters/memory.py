@@ -12,6 +12,7 @@ import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -135,6 +136,15 @@ class MemoryLedgerRepository:
 
     def append(self, record: UsageRecord) -> None:
         self.records.append(record)
+
+    def families_with_reservations_due(self, now: datetime) -> Sequence[FamilyId]:
+        with self._store.lock:
+            due = {
+                ledger.family_id
+                for ledger in self._store.ledgers.values()
+                if any(r.expires_at <= now for r in ledger.reservations.values())
+            }
+        return sorted(due)
 
     def publish(self, event: ThresholdCrossed) -> None:
         self.events.append(event)

@@ -152,6 +152,16 @@ class ChargingService:
             uow.commit()
             return len(expired)
 
+    def expire_due(self) -> int:
+        """Release every family's reservations past their validity (run periodically).
+
+        A peer that vanished mid-session never reports again; this gives its units back.
+        Each family is handled in its own unit of work, so one busy family delays no other.
+        """
+        with self._uow_factory() as uow:
+            due = list(uow.ledgers.families_with_reservations_due(self._now()))
+        return sum(self.expire(family_id) for family_id in due)
+
     def _charge(
         self, uow: UnitOfWork, family: Family, subscriber: Imsi | Msisdn, request: ChargingRequest
     ) -> ChargingAnswer:

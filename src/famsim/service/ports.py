@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -97,6 +97,10 @@ class LedgerRepository(Protocol):
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         """Committed usage records of a cycle, in the order they were written."""
+        ...
+
+    def families_with_reservations_due(self, now: datetime) -> Sequence[FamilyId]:
+        """Families holding a reservation whose validity ends at or before ``now``."""
         ...
 
     def publish(self, event: ThresholdCrossed) -> None:

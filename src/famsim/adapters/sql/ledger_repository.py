@@ -76,6 +76,15 @@ class SqlLedgerRepository:
         self._seen[key] = (ledger, _rows(ledger))
         return ledger
 
+    def families_with_reservations_due(self, now: datetime) -> Sequence[FamilyId]:
+        query = (
+            select(t.reservations.c.family_id)
+            .where(t.reservations.c.expires_at <= now)
+            .distinct()
+            .order_by(t.reservations.c.family_id)
+        )
+        return [FamilyId(row) for row in self._connection.execute(query).scalars()]
+
     def publish(self, event: ThresholdCrossed) -> None:
         self._events.append(event)
 
