@@ -225,7 +225,7 @@ class MemoryUnitOfWork:
                 (
                     event.family_id,
                     {
-                        "kind": "threshold_crossed",
+                        "kind": event.KIND,
                         "payload": event.payload(),
                         "created_at": event.at,
                     },

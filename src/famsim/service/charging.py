@@ -173,20 +173,24 @@ class ChargingService:
         allocation = family.allocation(member.id)
         in_service = line.is_active and member.is_active
         now = self._now()
+
+        def book(service: ServiceKey, used: int) -> None:
+            record = ledger.commit(
+                session_id=request.session_id,
+                service=service,
+                used=used,
+                member_id=member.id,
+                subscription_id=subscription.id,
+                allocation=allocation,
+                now=now,
+            )
+            if record is not None:
+                uow.ledgers.append(record)
+
         answers = []
         for use in request.services:
             if use.used:
-                record = ledger.commit(
-                    session_id=request.session_id,
-                    service=_reported_service(ledger, request.session_id, use, zone),
-                    used=use.used,
-                    member_id=member.id,
-                    subscription_id=subscription.id,
-                    allocation=allocation,
-                    now=now,
-                )
-                if record is not None:
-                    uow.ledgers.append(record)
+                book(_reported_service(ledger, request.session_id, use, zone), use.used)
             if zone is None:
                 answers.append(_refusal(use, "zone_not_covered"))
                 continue
@@ -211,18 +215,7 @@ class ChargingService:
                 now=now,
             )
             if request.request_type is RequestType.EVENT and grant.units:
-                # A one-shot event (an SMS) is debited at once: granted and used together.
-                record = ledger.commit(
-                    session_id=request.session_id,
-                    service=service,
-                    used=grant.units,
-                    member_id=member.id,
-                    subscription_id=subscription.id,
-                    allocation=allocation,
-                    now=now,
-                )
-                if record is not None:
-                    uow.ledgers.append(record)
+                book(service, grant.units)  # a one-shot event is granted and used at once
             answers.append(
                 ServiceAnswer(
                     resource=use.resource.value,

@@ -25,7 +25,6 @@ _TABLES: tuple[Table, ...] = (
     t.reservations,
     t.threshold_alerts,
 )
-THRESHOLD_CROSSED = "threshold_crossed"
 
 
 class SqlLedgerRepository:
@@ -157,7 +156,7 @@ class SqlLedgerRepository:
                 [
                     {
                         "family_id": event.family_id,
-                        "kind": THRESHOLD_CROSSED,
+                        "kind": event.KIND,
                         "payload": event.payload(),
                         "created_at": event.at,
                         "delivered_at": None,
@@ -220,8 +219,12 @@ def _rows(ledger: FamilyLedger) -> dict[str, Rows]:
     ]
     alerts = [
         base
-        | {"scope": member_id or POOL_SCOPE, "resource": resource.value, "zone": zone}
-        | {"level": level}
+        | {
+            "scope": member_id or POOL_SCOPE,
+            "resource": resource.value,
+            "zone": zone,
+            "level": level,
+        }
         for (member_id, resource, zone), levels in ledger.alerted.items()
         for level in sorted(levels)
     ]

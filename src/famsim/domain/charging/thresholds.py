@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from famsim.domain.errors import InvalidAmount
 from famsim.domain.ids import FamilyId, MemberId
@@ -46,6 +47,8 @@ def new_alerts(
 @dataclass(frozen=True, slots=True)
 class ThresholdCrossed:
     """A domain event: a pool (member None) or a member's quota reached a level."""
+
+    KIND: ClassVar[str] = "threshold_crossed"
 
     family_id: FamilyId
     member_id: MemberId | None

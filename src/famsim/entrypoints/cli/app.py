@@ -6,7 +6,6 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Annotated
 import typer
 
 from famsim.bootstrap import App, bootstrap
-from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
+from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
@@ -363,25 +362,16 @@ def allocate(
             else:
                 limits[(resource, z)] = new
         currency = views.family_currency(famsim.uow(), family_id)
-        updated: Allocation = dataclasses.replace(
-            current,
-            limits=limits,
-            hotspot_quota=_limit_value(Resource.DATA, hotspot, current.hotspot_quota),
-            money_cap=_money_cap(money_cap, currency, current.money_cap),
-            roaming_allowed=current.roaming_allowed if roaming is None else roaming,
-            exhaustion=on_exhaust or current.exhaustion,
-            redirect_url=redirect_url if redirect_url is not None else current.redirect_url,
-        )
         famsim.bus.handle(
             c.SetAllocation(
                 family_id,
                 member_id,
-                limits=dict(updated.limits),
-                hotspot_quota=updated.hotspot_quota,
-                exhaustion=updated.exhaustion,
-                redirect_url=updated.redirect_url,
-                money_cap=updated.money_cap,
-                roaming_allowed=updated.roaming_allowed,
+                limits=limits,
+                hotspot_quota=_limit_value(Resource.DATA, hotspot, current.hotspot_quota),
+                exhaustion=on_exhaust or current.exhaustion,
+                redirect_url=current.redirect_url if redirect_url is None else redirect_url,
+                money_cap=_money_cap(money_cap, currency, current.money_cap),
+                roaming_allowed=current.roaming_allowed if roaming is None else roaming,
             )
         )
         detail = views.family_detail(famsim.uow(), family_id)
