@@ -90,6 +90,9 @@ families = Table(
     Column("money_cap_minor", BigInteger, nullable=True),
     Column("oversubscription_allowed", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
+    # Bumped by every write of the family's charging state (counters, reservations,
+    # alerts), so a worker can tell whether its in-memory copy is still current.
+    Column("charging_version", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("cycle_day BETWEEN 1 AND 28", name="cycle_day"),
     CheckConstraint("money_cap_minor IS NULL OR money_cap_minor >= 0", name="money_cap"),
 )
