@@ -23,6 +23,7 @@ from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
 from famsim.domain.plan import Plan
 from famsim.service.ports import (
+    ChargingStamp,
     ConcurrentUpdate,
     FamilyNotFound,
     FamilySummary,
@@ -41,6 +42,8 @@ class MemoryStore:
     usage: list[UsageRecord] = field(default_factory=list)
     answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    charging_versions: dict[FamilyId, int] = field(default_factory=dict)
+    plan_saves: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -119,7 +122,7 @@ class MemoryLedgerRepository:
         self._store = store
         self.touched: dict[tuple[str, int], FamilyLedger] = {}
         self.records: list[UsageRecord] = []
-        self.answers: dict[tuple[str, int], dict[str, Any]] = {}
+        self.pending_answers: dict[tuple[str, int], dict[str, Any]] = {}
         self.events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
@@ -127,12 +130,39 @@ class MemoryLedgerRepository:
         if key not in self.touched:
             with self._store.lock:
                 stored = self._store.ledgers.get(key)
-                self.touched[key] = (
+                ledger = (
                     copy.deepcopy(stored)
                     if stored is not None
                     else FamilyLedger(FamilyId(family_id), cycle_number, plan)
                 )
+                ledger.version = self._store.charging_versions.get(FamilyId(family_id), 0)
+                self.touched[key] = ledger
         return self.touched[key]
+
+    def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
+        with self._store.lock:
+            found = {}
+            for family_id in sorted(set(family_ids)):
+                family = self._store.families.get(FamilyId(family_id))
+                if family is None:
+                    continue
+                found[family.id] = ChargingStamp(
+                    family.version,
+                    self._store.charging_versions.get(family.id, 0),
+                    f"{family.plan_code}#{self._store.plan_saves.get(family.plan_code, 0)}",
+                )
+            return found
+
+    def adopt(self, ledger: FamilyLedger) -> None:
+        self.touched[(ledger.family_id, ledger.cycle_number)] = ledger
+
+    def answers(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        found = {}
+        for key in keys:
+            answer = self.answer(*key)
+            if answer is not None:
+                found[key] = answer
+        return found
 
     def append(self, record: UsageRecord) -> None:
         self.records.append(record)
@@ -156,13 +186,13 @@ class MemoryLedgerRepository:
     def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
         key = (session_id, request_number)
         with self._store.lock:
-            found = self.answers.get(key) or self._store.answers.get(key)
+            found = self.pending_answers.get(key) or self._store.answers.get(key)
         return copy.deepcopy(found)
 
     def remember(
         self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
     ) -> None:
-        self.answers[(session_id, request_number)] = copy.deepcopy(answer)
+        self.pending_answers[(session_id, request_number)] = copy.deepcopy(answer)
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         with self._store.lock:
@@ -214,13 +244,18 @@ class MemoryUnitOfWork:
                 self._store.families[family.id] = copy.deepcopy(family)
                 self.families.snapshots[family.id] = copy.deepcopy(family)
             self._store.plans.update(self.plans.pending)
+            for code in self.plans.pending:
+                self._store.plan_saves[code] = self._store.plan_saves.get(code, 0) + 1
             self.plans.pending = {}
             for key, ledger in self.ledgers.touched.items():
+                if ledger.take_changes():
+                    ledger.version += 1
+                    self._store.charging_versions[ledger.family_id] = ledger.version
                 self._store.ledgers[key] = copy.deepcopy(ledger)
             self._store.usage.extend(self.ledgers.records)
             self.ledgers.records = []
-            self._store.answers.update(self.ledgers.answers)
-            self.ledgers.answers = {}
+            self._store.answers.update(self.ledgers.pending_answers)
+            self.ledgers.pending_answers = {}
             self._store.outbox.extend(
                 (
                     event.family_id,
@@ -254,7 +289,7 @@ class MemoryUnitOfWork:
         self.families.snapshots = {}
         self.ledgers.touched = {}
         self.ledgers.records = []
-        self.ledgers.answers = {}
+        self.ledgers.pending_answers = {}
         self.ledgers.events = []
 
 

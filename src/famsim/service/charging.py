@@ -1,17 +1,19 @@
 """The charging use case: reserve, update, terminate and debit, the same for every protocol.
 
 Diameter Gy, Nchf and the REST API all turn their messages into a
-:class:`ChargingRequest` and their answers out of a :class:`ChargingAnswer`. One request is
-one unit of work under the family's lock: reported units are committed (overshoot
+:class:`ChargingRequest` and their answers out of a :class:`ChargingAnswer`. Requests run
+in units of work under their families' locks: reported units are committed (overshoot
 included), new units granted by the domain rule, the usage records and the answer written,
-all in one transaction. A retransmission (same session id and request number) gets the
-stored answer back and changes nothing.
+all in one transaction, and nothing is answered before that transaction is durable. A
+batch of requests (see :mod:`famsim.service.group_commit`) shares one transaction. A
+retransmission (same session id and request number) gets the stored answer back and
+changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,12 +21,14 @@ from typing import Any
 from famsim.domain.charging.grants import ChargingRules, GrantRequest
 from famsim.domain.charging.ledger import FamilyLedger, ServiceKey
 from famsim.domain.charging.thresholds import DEFAULT_LEVELS, check_levels
-from famsim.domain.errors import InvalidAmount
+from famsim.domain.errors import FamsimError, InvalidAmount
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Imsi, Msisdn
+from famsim.domain.ids import FamilyId
 from famsim.domain.lines import Line, Subscription
+from famsim.domain.plan import Plan
 from famsim.domain.units import HOME, Resource, Zone
-from famsim.service.ports import UnitOfWork
+from famsim.service.ports import ChargingStamp, UnitOfWork
 
 
 class RequestType(StrEnum):
@@ -104,8 +108,43 @@ class ChargingAnswer:
         )
 
 
+@dataclass(slots=True)
+class _Hot:
+    """A family's charging state kept between requests, valid while its stamp holds."""
+
+    stamp: ChargingStamp
+    family: Family
+    plan: Plan
+    ledger: FamilyLedger
+    subscribers: dict[Imsi | Msisdn, tuple[Line, Subscription]]
+
+
+class _RequestFailed(Exception):
+    """One request of a batch raised: the batch is rolled back and its requests rerun alone."""
+
+    def __init__(self, position: int, error: Exception) -> None:
+        super().__init__(position, error)
+        self.position = position
+        self.error = error
+
+
+class _StaleIndex(Exception):
+    """A cached subscriber -> family entry no longer holds (a line moved): look it up again."""
+
+
+_Item = tuple[int, ChargingRequest, Imsi | Msisdn]
+Result = ChargingAnswer | Exception
+
+
 class ChargingService:
-    """Runs charging requests, each in its own unit of work."""
+    """Runs charging requests, alone or in batches that commit together.
+
+    Hot families stay in memory between requests (family, plan, ledger and a subscriber
+    index), and each unit of work first locks the families it needs and compares their
+    stored :class:`ChargingStamp` with the one kept: a family changed by anyone else
+    (another worker, an allocation change, a new plan) is read again, so the rules always
+    see committed state. A batch is one transaction: one fsync acknowledges all of it.
+    """
 
     def __init__(
         self,
@@ -118,29 +157,126 @@ class ChargingService:
         self._now = now
         self._rules = rules or ChargingRules()
         self._levels = check_levels(alert_levels)
+        # Entries are popped while a unit of work uses them and put back after its commit,
+        # so two threads never share one and a failed batch leaves nothing half-changed.
+        self._hot: dict[FamilyId, _Hot] = {}
+        self._owners: dict[Imsi | Msisdn, FamilyId] = {}
 
     def handle(self, request: ChargingRequest) -> ChargingAnswer:
-        subscriber = _parse_subscriber(request.subscriber)
+        result = self.handle_batch([request])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def handle_batch(self, requests: Sequence[ChargingRequest]) -> list[Result]:
+        """Answer every request, committing them all in one transaction.
+
+        A request that is malformed or that the rules refuse to process gets its exception
+        in its place of the result, and the others are answered as if it had not been
+        sent. A storage failure raises: then nothing of the batch was committed.
+        """
+        results: list[Result | None] = [None] * len(requests)
+        work: list[_Item] = []
+        for position, request in enumerate(requests):
+            try:
+                _check_plmn(request.serving_plmn)
+                work.append((position, request, _parse_subscriber(request.subscriber)))
+            except FamsimError as exc:
+                results[position] = exc
+        if work:
+            try:
+                self._run_retrying(work, results)
+            except _RequestFailed:
+                if len(work) == 1:
+                    raise AssertionError("unreachable: a lone request reports itself") from None
+        return [r if r is not None else AssertionError("no result") for r in results]
+
+    def _run_retrying(self, work: list[_Item], results: list[Result | None]) -> None:
+        try:
+            self._run_once(work, results)
+        except _StaleIndex:
+            self._run_once(work, results)  # owners of moved lines were forgotten: once more
+        except _RequestFailed as failed:
+            if len(work) == 1:
+                results[failed.position] = failed.error
+                return
+            for item in work:  # isolate the failing request; the rest commit normally
+                try:
+                    self._run_retrying([item], results)
+                except _RequestFailed as alone:
+                    results[alone.position] = alone.error
+
+    def _run_once(self, work: list[_Item], results: list[Result | None]) -> None:
         with self._uow_factory() as uow:
+            owners = [self._owner(uow, subscriber) for _, _, subscriber in work]
+            hot = self._lock_and_load(uow, owners)
+            for (_, _, subscriber), family_id in zip(work, owners, strict=True):
+                if family_id is not None and subscriber not in hot[family_id].subscribers:
+                    self._owners.pop(subscriber, None)
+                    raise _StaleIndex
+            stored = uow.ledgers.answers(
+                [
+                    (r.session_id, r.request_number)
+                    for (_, r, _), f in zip(work, owners, strict=True)
+                    if f
+                ]
+            )
+            answered: dict[tuple[str, int], ChargingAnswer] = {}
+            for (position, request, subscriber), family_id in zip(work, owners, strict=True):
+                key = (request.session_id, request.request_number)
+                if family_id is None:
+                    results[position] = ChargingAnswer(
+                        request.session_id, request.request_number, Outcome.USER_UNKNOWN, None
+                    )
+                elif key in answered:
+                    results[position] = answered[key]
+                elif key in stored:
+                    results[position] = ChargingAnswer.from_dict(stored[key])
+                else:
+                    try:
+                        answer = self._charge(uow, hot[family_id], subscriber, request)
+                    except Exception as exc:
+                        raise _RequestFailed(position, exc) from exc
+                    uow.ledgers.remember(*key, family_id, answer.to_dict())
+                    answered[key] = results[position] = answer
+            uow.commit()
+        for family_id, state in hot.items():
+            state.stamp = replace(state.stamp, ledger_version=state.ledger.version)
+            self._hot[family_id] = state
+
+    def _owner(self, uow: UnitOfWork, subscriber: Imsi | Msisdn) -> FamilyId | None:
+        family_id = self._owners.get(subscriber)
+        if family_id is None:
             family_id = (
                 uow.families.owner_of_imsi(subscriber)
                 if isinstance(subscriber, Imsi)
                 else uow.families.owner_of_msisdn(subscriber)
             )
-            if family_id is None:
-                return ChargingAnswer(
-                    request.session_id, request.request_number, Outcome.USER_UNKNOWN, None
-                )
-            family = uow.families.get(family_id, for_update=True)
-            stored = uow.ledgers.answer(request.session_id, request.request_number)
-            if stored is not None:
-                return ChargingAnswer.from_dict(stored)
-            answer = self._charge(uow, family, subscriber, request)
-            uow.ledgers.remember(
-                request.session_id, request.request_number, family.id, answer.to_dict()
-            )
-            uow.commit()
-            return answer
+            if family_id is not None:
+                self._owners[subscriber] = family_id
+        return family_id
+
+    def _lock_and_load(
+        self, uow: UnitOfWork, owners: Sequence[FamilyId | None]
+    ) -> dict[FamilyId, _Hot]:
+        """Lock the families, keep the cached ones whose stamp holds, read the others."""
+        wanted = sorted({f for f in owners if f is not None})
+        stamps = uow.ledgers.stamps(wanted)
+        hot: dict[FamilyId, _Hot] = {}
+        for family_id in wanted:
+            stamp = stamps.get(family_id)
+            if stamp is None:  # gone since it was cached
+                raise _StaleIndex
+            state = self._hot.pop(family_id, None)
+            if state is not None and state.stamp == stamp:
+                uow.ledgers.adopt(state.ledger)
+            else:
+                family = uow.families.get(family_id, for_update=True)
+                plan = uow.plans.get(family.plan_code)
+                ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
+                state = _Hot(stamp, family, plan, ledger, _subscribers(family))
+            hot[family_id] = state
+        return hot
 
     def expire(self, family_id: str) -> int:
         """Release a family's reservations past their validity; returns how many."""
@@ -163,13 +299,12 @@ class ChargingService:
         return sum(self.expire(family_id) for family_id in due)
 
     def _charge(
-        self, uow: UnitOfWork, family: Family, subscriber: Imsi | Msisdn, request: ChargingRequest
+        self, uow: UnitOfWork, state: _Hot, subscriber: Imsi | Msisdn, request: ChargingRequest
     ) -> ChargingAnswer:
-        line, subscription = _find(family, subscriber)
+        family, plan, ledger = state.family, state.plan, state.ledger
+        line, subscription = state.subscribers[subscriber]
         member = family.members[line.member_id]
-        plan = uow.plans.get(family.plan_code)
         zone = _zone(plan.zone_for_mcc, request.serving_plmn)
-        ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
         allocation = family.allocation(member.id)
         in_service = line.is_active and member.is_active
         now = self._now()
@@ -235,6 +370,17 @@ class ChargingService:
         )
 
 
+def _subscribers(family: Family) -> dict[Imsi | Msisdn, tuple[Line, Subscription]]:
+    """Every way a request can name a subscription of this family: its IMSI, or its line's
+    MSISDN (which means the line's primary subscription)."""
+    index: dict[Imsi | Msisdn, tuple[Line, Subscription]] = {}
+    for line in family.lines.values():
+        index[line.msisdn] = (line, line.primary)
+        for subscription in line.subscriptions:
+            index[subscription.imsi] = (line, subscription)
+    return index
+
+
 def _reported_service(
     ledger: FamilyLedger, session_id: str, use: ServiceUse, zone: Zone | None
 ) -> ServiceKey:
@@ -255,24 +401,19 @@ def _parse_subscriber(text: str) -> Imsi | Msisdn:
     return Msisdn.parse(text) if text.startswith("+") else Imsi.parse(text)
 
 
-def _find(family: Family, subscriber: Imsi | Msisdn) -> tuple[Line, Subscription]:
-    if isinstance(subscriber, Msisdn):
-        line = family.line_by_msisdn(subscriber)
-        return line, line.primary
-    for line in family.lines.values():
-        for subscription in line.subscriptions:
-            if subscription.imsi == subscriber:
-                return line, subscription
-    raise AssertionError("the repository found this family by the IMSI")
+def _check_plmn(serving_plmn: str | None) -> str | None:
+    """The serving network's MCC-MNC digits; a malformed one is refused before any work."""
+    if serving_plmn is None:
+        return None
+    digits = serving_plmn.replace("-", "").strip()
+    if not 5 <= len(digits) <= 6 or not digits.isdigit():
+        raise InvalidAmount(f"serving network {serving_plmn!r} is not an MCC-MNC")
+    return digits
 
 
 def _zone(zone_for_mcc: Callable[[str], Zone | None], serving_plmn: str | None) -> Zone | None:
-    if serving_plmn is None:
-        return HOME
-    digits = serving_plmn.replace("-", "").strip()
-    if len(digits) < 5 or not digits.isdigit():
-        raise InvalidAmount(f"serving network {serving_plmn!r} is not an MCC-MNC")
-    return zone_for_mcc(digits[:3])
+    digits = _check_plmn(serving_plmn)
+    return HOME if digits is None else zone_for_mcc(digits[:3])
 
 
 def _refusal(use: ServiceUse, outcome: str) -> ServiceAnswer:

@@ -80,6 +80,21 @@ class FamilyRepository(Protocol):
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChargingStamp:
+    """What a family's charging state was read at: equal stamps, nothing changed since.
+
+    The family's version (members, lines, allocations, cycle), its ledger's version
+    (counters, reservations, alerts) and its plan's (an opaque marker that changes when
+    the plan is replaced). A charging worker keeps hot families in memory and reuses them
+    only while the stored stamp still equals the one it holds.
+    """
+
+    family_version: int
+    ledger_version: int
+    plan: str
+
+
 class LedgerRepository(Protocol):
     """Charging ledgers, one per family and cycle, and their usage records.
 
@@ -89,6 +104,21 @@ class LedgerRepository(Protocol):
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         """The stored ledger, or an empty one for a cycle with no charging yet."""
+        ...
+
+    def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
+        """Lock these families (in id order, so batches never deadlock) and stamp them.
+
+        Families that do not exist are missing from the answer.
+        """
+        ...
+
+    def adopt(self, ledger: FamilyLedger) -> None:
+        """Save this ledger (kept from an earlier unit of work) with the next commit.
+
+        Only for a ledger whose stamp was just checked under the lock: its changes since
+        it was last saved are written and its version is bumped.
+        """
         ...
 
     def append(self, record: UsageRecord) -> None:
@@ -113,6 +143,10 @@ class LedgerRepository(Protocol):
 
     def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
         """The answer already given to this request (for retransmissions), if any."""
+        ...
+
+    def answers(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        """The answers already given to any of these (session id, request number) pairs."""
         ...
 
     def remember(

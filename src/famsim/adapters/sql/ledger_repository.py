@@ -1,4 +1,11 @@
-"""Charging ledgers in SQL: counters and reservations as row differences, usage appended."""
+"""Charging ledgers in SQL: only what moved is written, usage and answers appended.
+
+A ledger tells what moved since it was last saved (:class:`Changes`); a flush upserts
+those counters, money rows and reservations (or deletes released ones), inserts new alert
+levels, and bumps ``families.charging_version``, all with one statement per table for
+every ledger of the unit of work. That keeps a batch of many requests on many families
+at a handful of statements, which is what lets a charging worker commit in groups.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +13,89 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from famsim.adapters.sql import schema as t
-from famsim.adapters.sql.rows import Rows, delete_missing, keyed, write_changes
-from famsim.domain.charging.ledger import Counter, FamilyLedger, Reservation, UsageRecord
+from famsim.domain.charging.ledger import (
+    Changes,
+    Counter,
+    CounterKey,
+    FamilyLedger,
+    Reservation,
+    UsageRecord,
+)
 from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
 from famsim.domain.plan import Plan
 from famsim.domain.units import Resource, Zone
+from famsim.service.ports import ChargingStamp
 
 POOL_SCOPE = ""
-ALL_ZONES = "*"
 
-_TABLES: tuple[Table, ...] = (
-    t.charging_counters,
-    t.charging_money,
-    t.reservations,
-    t.threshold_alerts,
+
+def _upsert(dialect: str, table: Table, columns: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET *columns* (SQLite and PostgreSQL)."""
+    keys = [c.name for c in table.primary_key.columns]
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=keys, set_={name: pg.excluded[name] for name in columns}
+        )
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=keys, set_={name: lite.excluded[name] for name in columns}
+    )
+
+
+_STAMPS = (
+    select(
+        t.families.c.id,
+        t.families.c.version,
+        t.families.c.charging_version,
+        t.plans.c.updated_at,
+    )
+    .join(t.plans, t.plans.c.code == t.families.c.plan_code)
+    .where(t.families.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.families.c.id)
+)
+_STAMPS_LOCKED = _STAMPS.with_for_update(of=t.families)
+_BUMP = (
+    update(t.families)
+    .where(t.families.c.id == bindparam("family"))
+    .values(charging_version=bindparam("to"))
+)
+_DELETE_RESERVATION = delete(t.reservations).where(
+    *(t.reservations.c[c.name] == bindparam(f"k_{c.name}") for c in t.reservations.primary_key)
+)
+_CHARGING_VERSION = select(t.families.c.charging_version).where(
+    t.families.c.id == bindparam("family")
 )
 
 
 class SqlLedgerRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._seen: dict[tuple[str, int], tuple[FamilyLedger, dict[str, Rows]]] = {}
+        self._dialect = connection.dialect.name
+        self._tracked: dict[tuple[str, int], FamilyLedger] = {}
         self._records: list[UsageRecord] = []
         self._answers: list[dict[str, Any]] = []
         self._events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
-        if key in self._seen:
-            return self._seen[key][0]
+        if key in self._tracked:
+            return self._tracked[key]
         ledger = FamilyLedger(FamilyId(family_id), cycle_number, plan)
+        ledger.version = (
+            self._connection.execute(_CHARGING_VERSION, {"family": family_id}).scalar() or 0
+        )
         where = {"family_id": family_id, "cycle_number": cycle_number}
         for row in self._select(t.charging_counters, where):
-            counter = Counter(row["used"], row["reserved"])
-            resource, zone = Resource(row["resource"]), Zone(row["zone"])
-            if row["scope"] == POOL_SCOPE:
-                ledger.pools[(resource, zone)] = counter
-                continue
-            member = ledger.member(MemberId(row["scope"]))
-            if row["kind"] == "tethered":
-                member.tethered = counter
-            elif row["kind"] == "pool":
-                member.pool[(resource, zone)] = counter
-            else:
-                member.overage[(resource, zone)] = counter
+            scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
+            counter = ledger.counter((scope, row["kind"], Resource(row["resource"]), row["zone"]))
+            counter.used, counter.reserved = row["used"], row["reserved"]
         for row in self._select(t.charging_money, where):
             ledger.member(MemberId(row["member_id"])).overage_reserved_minor = row[
                 "overage_reserved_minor"
@@ -72,8 +114,22 @@ class SqlLedgerRepository:
             scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
             alert_key = (scope, Resource(row["resource"]), Zone(row["zone"]))
             ledger.alerted.setdefault(alert_key, set()).add(row["level"])
-        self._seen[key] = (ledger, _rows(ledger))
+        ledger.take_changes()  # as stored: nothing has moved yet
+        self._tracked[key] = ledger
         return ledger
+
+    def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
+        if not family_ids:
+            return {}
+        query = _STAMPS_LOCKED if self._dialect == "postgresql" else _STAMPS
+        rows = self._connection.execute(query, {"ids": sorted(set(family_ids))})
+        return {
+            FamilyId(row.id): ChargingStamp(row.version, row.charging_version, str(row.updated_at))
+            for row in rows
+        }
+
+    def adopt(self, ledger: FamilyLedger) -> None:
+        self._tracked[(ledger.family_id, ledger.cycle_number)] = ledger
 
     def families_with_reservations_due(self, now: datetime) -> Sequence[FamilyId]:
         query = (
@@ -110,16 +166,24 @@ class SqlLedgerRepository:
         return [_record(dict(row)) for row in self._connection.execute(query).mappings()]
 
     def answer(self, session_id: str, request_number: int) -> dict[str, Any] | None:
-        for pending in self._answers:
-            if (pending["session_id"], pending["request_number"]) == (session_id, request_number):
-                answer: dict[str, Any] = pending["answer"]
-                return answer
-        query = select(t.charging_answers.c.answer).where(
-            t.charging_answers.c.session_id == session_id,
-            t.charging_answers.c.request_number == request_number,
-        )
-        stored: dict[str, Any] | None = self._connection.execute(query).scalar()
-        return stored
+        return self.answers([(session_id, request_number)]).get((session_id, request_number))
+
+    def answers(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        wanted = set(keys)
+        found: dict[tuple[str, int], dict[str, Any]] = {
+            (a["session_id"], a["request_number"]): a["answer"]
+            for a in self._answers
+            if (a["session_id"], a["request_number"]) in wanted
+        }
+        missing = sorted(wanted - found.keys())
+        if missing:
+            c = t.charging_answers.c
+            query = select(c.session_id, c.request_number, c.answer).where(
+                tuple_(c.session_id, c.request_number).in_(missing)
+            )
+            for row in self._connection.execute(query):
+                found[(row.session_id, row.request_number)] = row.answer
+        return found
 
     def remember(
         self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
@@ -135,23 +199,29 @@ class SqlLedgerRepository:
         )
 
     def flush(self) -> None:
-        for key, (ledger, before) in list(self._seen.items()):
-            after = _rows(ledger)
-            if after == before:
-                continue
-            for table in _TABLES:
-                write_changes(self._connection, table, before[table.name], after[table.name])
-            delete_missing(
-                self._connection, t.reservations, before["reservations"], after["reservations"]
-            )
-            self._seen[key] = (ledger, after)
+        rows = _ChangedRows()
+        for ledger in self._tracked.values():
+            changes = ledger.take_changes()
+            if changes:
+                rows.add(ledger, changes)
+        execute = self._connection.execute
+        if rows.counters:
+            execute(_statement(self._dialect, "counters"), rows.counters)
+        if rows.money:
+            execute(_statement(self._dialect, "money"), rows.money)
+        if rows.held:
+            execute(_statement(self._dialect, "reservations"), rows.held)
+        if rows.released:
+            execute(_DELETE_RESERVATION, rows.released)
+        if rows.alerts:
+            execute(insert(t.threshold_alerts), rows.alerts)
+        if rows.bumps:
+            execute(_BUMP, rows.bumps)
         if self._records:
-            self._connection.execute(
-                insert(t.usage_records), [_record_row(r) for r in self._records]
-            )
+            execute(insert(t.usage_records), [_record_row(r) for r in self._records])
             self._records.clear()
         if self._events:
-            self._connection.execute(
+            execute(
                 insert(t.outbox),
                 [
                     {
@@ -166,7 +236,7 @@ class SqlLedgerRepository:
             )
             self._events = []
         if self._answers:
-            self._connection.execute(insert(t.charging_answers), self._answers)
+            execute(insert(t.charging_answers), self._answers)
             self._answers = []
 
     def _select(self, table: Table, where: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,65 +244,112 @@ class SqlLedgerRepository:
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
 
-def _rows(ledger: FamilyLedger) -> dict[str, Rows]:
-    """The one mapping from a ledger to its rows."""
-    base = {"family_id": ledger.family_id, "cycle_number": ledger.cycle_number}
+_STATEMENTS: dict[tuple[str, str], Insert] = {}
 
-    def counter(scope: str, kind: str, resource: str, zone: str, c: Counter) -> dict[str, Any]:
-        return base | {
-            "scope": scope,
-            "kind": kind,
-            "resource": resource,
-            "zone": zone,
-            "used": c.used,
-            "reserved": c.reserved,
-        }
 
-    counters = [counter(POOL_SCOPE, "pool", r.value, z, c) for (r, z), c in ledger.pools.items()]
-    money = []
-    for member_id, member in ledger.members.items():
-        counters += [counter(member_id, "pool", r.value, z, c) for (r, z), c in member.pool.items()]
-        counters += [
-            counter(member_id, "overage", r.value, z, c) for (r, z), c in member.overage.items()
-        ]
-        counters.append(
-            counter(member_id, "tethered", Resource.DATA.value, ALL_ZONES, member.tethered)
-        )
-        money.append(
-            base | {"member_id": member_id, "overage_reserved_minor": member.overage_reserved_minor}
-        )
-    reservations = [
-        base
-        | {
-            "session_id": session_id,
-            "resource": resource.value,
-            "zone": zone,
-            "tethered": tethered,
-            "member_id": r.member_id,
-            "subscription_id": r.subscription_id,
-            "from_pool": r.from_pool,
-            "from_overage": r.from_overage,
-            "price_minor": r.price_minor,
-            "expires_at": r.expires_at,
-        }
-        for (session_id, (resource, zone, tethered)), r in ledger.reservations.items()
-    ]
-    alerts = [
-        base
-        | {
-            "scope": member_id or POOL_SCOPE,
-            "resource": resource.value,
-            "zone": zone,
-            "level": level,
-        }
-        for (member_id, resource, zone), levels in ledger.alerted.items()
-        for level in sorted(levels)
-    ]
+def _statement(dialect: str, which: str) -> Insert:
+    """The upsert for one kind of ledger row on one dialect, built once."""
+    key = (dialect, which)
+    if key not in _STATEMENTS:
+        if which == "counters":
+            _STATEMENTS[key] = _upsert(dialect, t.charging_counters, ("used", "reserved"))
+        elif which == "money":
+            _STATEMENTS[key] = _upsert(dialect, t.charging_money, ("overage_reserved_minor",))
+        else:
+            columns = (
+                "member_id",
+                "subscription_id",
+                "from_pool",
+                "from_overage",
+                "price_minor",
+                "expires_at",
+            )
+            _STATEMENTS[key] = _upsert(dialect, t.reservations, columns)
+    return _STATEMENTS[key]
+
+
+class _ChangedRows:
+    """The rows a set of ledger changes comes to, gathered across ledgers for executemany."""
+
+    def __init__(self) -> None:
+        self.counters: list[dict[str, Any]] = []
+        self.money: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []
+        self.released: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.bumps: list[dict[str, Any]] = []
+
+    def add(self, ledger: FamilyLedger, changes: Changes) -> None:
+        family_id, cycle = ledger.family_id, ledger.cycle_number
+        for key in changes.counters:
+            self.counters.append(_counter_row(ledger, key))
+        for member_id in changes.money:
+            self.money.append(
+                {
+                    "family_id": family_id,
+                    "cycle_number": cycle,
+                    "member_id": member_id,
+                    "overage_reserved_minor": ledger.member(member_id).overage_reserved_minor,
+                }
+            )
+        for session_id, service in changes.reservations:
+            resource, zone, tethered = service
+            held = ledger.reservations.get((session_id, service))
+            if held is None:
+                self.released.append(
+                    {
+                        "k_family_id": family_id,
+                        "k_cycle_number": cycle,
+                        "k_session_id": session_id,
+                        "k_resource": resource.value,
+                        "k_zone": zone,
+                        "k_tethered": tethered,
+                    }
+                )
+                continue
+            self.held.append(
+                {
+                    "family_id": family_id,
+                    "cycle_number": cycle,
+                    "session_id": session_id,
+                    "resource": resource.value,
+                    "zone": zone,
+                    "tethered": tethered,
+                    "member_id": held.member_id,
+                    "subscription_id": held.subscription_id,
+                    "from_pool": held.from_pool,
+                    "from_overage": held.from_overage,
+                    "price_minor": held.price_minor,
+                    "expires_at": held.expires_at,
+                }
+            )
+        for (scope, resource, zone), level in changes.alerts:
+            self.alerts.append(
+                {
+                    "family_id": family_id,
+                    "cycle_number": cycle,
+                    "scope": scope or POOL_SCOPE,
+                    "resource": resource.value,
+                    "zone": zone,
+                    "level": level,
+                }
+            )
+        ledger.version += 1
+        self.bumps.append({"family": family_id, "to": ledger.version})
+
+
+def _counter_row(ledger: FamilyLedger, key: CounterKey) -> dict[str, Any]:
+    member_id, kind, resource, zone = key
+    counter: Counter = ledger.counter(key)
     return {
-        "threshold_alerts": keyed(t.threshold_alerts, alerts),
-        "charging_counters": keyed(t.charging_counters, counters),
-        "charging_money": keyed(t.charging_money, money),
-        "reservations": keyed(t.reservations, reservations),
+        "family_id": ledger.family_id,
+        "cycle_number": ledger.cycle_number,
+        "scope": member_id or POOL_SCOPE,
+        "kind": kind,
+        "resource": resource.value,
+        "zone": zone,
+        "used": counter.used,
+        "reserved": counter.reserved,
     }
 
 

@@ -32,6 +32,10 @@ Key = tuple[Resource, Zone]
 AlertKey = tuple[MemberId | None, Resource, Zone]
 ServiceKey = tuple[Resource, Zone, bool]
 """A charged service within a session: resource, zone and whether it is tethered."""
+CounterKey = tuple[MemberId | None, str, Resource, Zone]
+"""Which counter: member (None for the family pool), kind (pool, overage, tethered), key."""
+TETHERED_ZONE = Zone("*")
+"""The tethered counter spans all zones; its key uses this zone."""
 
 
 @dataclass(slots=True)
@@ -99,6 +103,23 @@ class UsageRecord:
 
 
 @dataclass(slots=True)
+class Changes:
+    """What moved in a ledger since it was last saved, so storage writes only that.
+
+    A ledger lives across many requests in a charging worker; rewriting (or even diffing)
+    all of its rows per request would cost more than the rules themselves.
+    """
+
+    counters: set[CounterKey] = field(default_factory=set)
+    money: set[MemberId] = field(default_factory=set)
+    reservations: set[tuple[str, ServiceKey]] = field(default_factory=set)
+    alerts: list[tuple[AlertKey, int]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.counters or self.money or self.reservations or self.alerts)
+
+
+@dataclass(slots=True)
 class FamilyLedger:
     family_id: FamilyId
     cycle_number: int
@@ -108,6 +129,25 @@ class FamilyLedger:
     reservations: dict[tuple[str, ServiceKey], Reservation] = field(default_factory=dict)
     alerted: dict[AlertKey, set[int]] = field(default_factory=dict)
     """Threshold levels already alerted, per pool (member None) or member quota."""
+    version: int = 0
+    """The stored version this ledger was read at (storage bumps it on every save)."""
+    changes: Changes = field(default_factory=Changes)
+
+    def take_changes(self) -> Changes:
+        """What moved since the last call; storage calls it when it saves the ledger."""
+        changes, self.changes = self.changes, Changes()
+        return changes
+
+    def counter(self, key: CounterKey) -> Counter:
+        """A counter by its key (see :data:`CounterKey`)."""
+        member_id, kind, resource, zone = key
+        if member_id is None:
+            return self.pool((resource, zone))
+        member = self.member(member_id)
+        if kind == "tethered":
+            return member.tethered
+        table = member.pool if kind == "pool" else member.overage
+        return table.setdefault((resource, zone), Counter())
 
     # ------------------------------------------------------------------ reading
     def member(self, member_id: MemberId) -> MemberLedger:
@@ -184,6 +224,7 @@ class FamilyLedger:
             )
             self._hold(service, reservation, +1)
             self.reservations[(session_id, service)] = reservation
+            self.changes.reservations.add((session_id, service))
         return grant
 
     def release(self, session_id: str, service: ServiceKey) -> Reservation | None:
@@ -191,6 +232,7 @@ class FamilyLedger:
         reservation = self.reservations.pop((session_id, service), None)
         if reservation is not None:
             self._hold(service, reservation, -1)
+            self.changes.reservations.add((session_id, service))
         return reservation
 
     def expire(self, now: datetime) -> list[tuple[str, ServiceKey, Reservation]]:
@@ -248,8 +290,13 @@ class FamilyLedger:
         self.pool(key).used += in_pool
         member.pool_counter(key).used += in_pool
         member.overage_counter(key).used += in_overage
+        touched = self.changes.counters
+        touched.add((None, "pool", resource, zone))
+        touched.add((member_id, "pool", resource, zone))
+        touched.add((member_id, "overage", resource, zone))
         if tethered:
             member.tethered.used += used
+            touched.add((member_id, "tethered", Resource.DATA, TETHERED_ZONE))
         return UsageRecord(
             family_id=self.family_id,
             cycle_number=self.cycle_number,
@@ -283,6 +330,7 @@ class FamilyLedger:
             seen = self.alerted.setdefault((member_id, *key), set())
             for level in new_alerts(used, total, levels, seen):
                 seen.add(level)
+                self.changes.alerts.append(((member_id, *key), level))
                 events.append(
                     ThresholdCrossed(
                         self.family_id,
@@ -325,5 +373,13 @@ class FamilyLedger:
         member.pool_counter(key).reserved += sign * reservation.from_pool
         member.overage_counter(key).reserved += sign * reservation.from_overage
         member.overage_reserved_minor += sign * reservation.price_minor
+        member_id = reservation.member_id
+        touched = self.changes.counters
+        touched.add((None, "pool", resource, zone))
+        touched.add((member_id, "pool", resource, zone))
+        touched.add((member_id, "overage", resource, zone))
+        if reservation.price_minor:
+            self.changes.money.add(member_id)
         if tethered:
             member.tethered.reserved += sign * reservation.units
+            touched.add((member_id, "tethered", Resource.DATA, TETHERED_ZONE))
