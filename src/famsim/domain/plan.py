@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from famsim.domain.errors import InvalidAmount, InvalidInput
 from famsim.domain.money import Money
+from famsim.domain.safety import check_time_zone, normalize_numbers
 from famsim.domain.units import HOME, Resource, Zone
 
 _MCC = re.compile(r"[0-9]{3}")
@@ -102,6 +103,11 @@ class Plan:
     ``allowances`` maps (resource, zone) to bytes / seconds / messages per cycle, or to
     ``None`` for unlimited. A (resource, zone) absent from both allowances and overage is
     not covered by the plan at all.
+
+    ``emergency_numbers`` (canonical short codes or E.164 numbers) are always allowed for
+    every member of every family on the plan: which numbers reach the emergency services is
+    the operator's knowledge of its market, not the family's. ``time_zone`` (IANA) is the
+    default time zone of families opened on the plan, in which quiet hours are read.
     """
 
     code: str
@@ -117,8 +123,15 @@ class Plan:
     hotspot: HotspotRule = HotspotRule(allowed=True)
     max_members: int = 5
     max_lines: int = 10
+    emergency_numbers: frozenset[str] = frozenset()
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "emergency_numbers", normalize_numbers(self.emergency_numbers))
+            check_time_zone(self.time_zone)
+        except InvalidInput as exc:
+            raise InvalidPlan(f"plan {self.code!r}: {exc}") from None
         if not _PLAN_CODE.fullmatch(self.code):
             raise InvalidPlan(
                 f"plan code {self.code!r}: use lower-case letters, digits, '.', '_' or '-'"

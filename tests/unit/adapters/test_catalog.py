@@ -3,6 +3,7 @@ and the stored document form of a plan (plan_to_document / plan_from_document)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -359,6 +360,16 @@ def test_catalog_error_is_an_invalid_input() -> None:
             [f"{PLAN0}.max_members", "greater than or equal to 1"],
             id="max-members-zero",
         ),
+        pytest.param(
+            catalog(head='emergency_numbers = ["999", "9"]'),
+            [f"{PLAN0}.emergency_numbers[1]", "'9'", "2 to 8 digits"],
+            id="emergency-number-too-short",
+        ),
+        pytest.param(
+            catalog(head='time_zone = "Asia/HongKong"'),
+            [f"{PLAN0}.time_zone", "unknown time zone 'Asia/HongKong'"],
+            id="unknown-time-zone",
+        ),
         pytest.param("plans = []", ["plans:", "at least 1"], id="no-plans"),
         pytest.param("", ["plans: Field required"], id="empty-file"),
         pytest.param("plans = [\n", ["not valid TOML"], id="invalid-toml"),
@@ -445,7 +456,8 @@ def _roundtrip_cases() -> list[Plan]:
             currency="JPY",
             monthly_fee="4980",
             line_fees="line_fees = { phone = 800, watch = 0, tablet = 500, other = 500 }",
-            head="hotspot = { allowed = false }\nmax_members = 1\nmax_lines = 1",
+            head="hotspot = { allowed = false }\nmax_members = 1\nmax_lines = 1\n"
+            'time_zone = "Asia/Tokyo"\nemergency_numbers = ["110", "119", "+81 3-3581-4321"]',
             home='data = "1GiB"\nvoice = 0\nsms = "unlimited"',
             tail='[plans.overage.home]\nvoice = { price = "3", per = "30s" }',
         )
@@ -463,6 +475,19 @@ def test_document_roundtrip_is_exact(plan: Plan) -> None:
     assert plan_from_document(stored) == plan
     # And the document form is a fixed point.
     assert plan_to_document(plan_from_document(stored)) == document
+
+
+def test_document_stored_before_child_safety_loads_with_the_defaults() -> None:
+    hk = load_catalog(sample_catalog_path())[0]
+    document = plan_to_document(hk)
+    assert (document["time_zone"], document["emergency_numbers"]) == (
+        "Asia/Hong_Kong",
+        ["112", "999"],
+    )
+    del document["time_zone"], document["emergency_numbers"]
+    old = plan_from_document(document)
+    assert (old.time_zone, old.emergency_numbers) == ("UTC", frozenset())
+    assert old == dataclasses.replace(hk, time_zone="UTC", emergency_numbers=frozenset())
 
 
 def test_document_of_sample_hk_plan() -> None:

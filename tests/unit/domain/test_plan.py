@@ -420,3 +420,34 @@ def test_trailing_newline_is_refused_in_codes_and_mccs(overrides: dict[str, Any]
 def test_trailing_newline_is_refused_in_a_roaming_zone_mcc() -> None:
     with pytest.raises(InvalidPlan, match="not 3 digits"):
         RoamingZone(GC, frozenset({"460\n"}))
+
+
+# --- child safety: emergency numbers and time zone -----------------------------------
+
+
+def test_sample_plans_carry_their_markets_emergency_numbers_and_time_zone(
+    sample_plans: list[Plan],
+) -> None:
+    found = {p.code: (p.time_zone, p.emergency_numbers) for p in sample_plans}
+    assert found == {
+        "hk-family-5g-100": ("Asia/Hong_Kong", {"999", "112"}),
+        "ru-semya-40": ("Europe/Moscow", {"112", "101", "102", "103", "104"}),
+        "us-family-share-50": ("America/New_York", {"911", "112"}),
+    }
+
+
+def test_plan_defaults_no_emergency_numbers_and_utc() -> None:
+    plan = make_plan()
+    assert (plan.emergency_numbers, plan.time_zone) == (frozenset(), "UTC")
+
+
+def test_emergency_numbers_are_stored_canonical() -> None:
+    plan = make_plan(emergency_numbers=frozenset({"9 9 9", "+852 2527 7177"}))
+    assert plan.emergency_numbers == {"999", "+85225277177"}
+
+
+def test_bad_emergency_number_or_time_zone_is_refused() -> None:
+    with pytest.raises(InvalidPlan, match=r"'test-plan'.*'9'"):
+        make_plan(emergency_numbers=frozenset({"9"}))
+    with pytest.raises(InvalidInput, match="unknown time zone 'Hong Kong'"):
+        make_plan(time_zone="Hong Kong")

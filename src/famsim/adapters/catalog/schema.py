@@ -23,6 +23,7 @@ from pydantic import (
 from famsim.domain.errors import FamsimError
 from famsim.domain.money import Money, currency_exponent
 from famsim.domain.plan import DeviceKind, HotspotRule, OverageRate, Plan, RoamingZone
+from famsim.domain.safety import check_time_zone, normalize_number
 from famsim.domain.units import Resource, Zone, parse_amount, zone
 
 UNLIMITED = "unlimited"
@@ -49,6 +50,16 @@ def _as_value_error(call: Any, *args: Any) -> Any:
 
 
 _EXAMPLES = {Resource.DATA: "'20GB'", Resource.VOICE: "'300min'", Resource.SMS: "100"}
+
+
+def _number(text: str) -> str:
+    result: str = _as_value_error(normalize_number, text)
+    return result
+
+
+def _time_zone(name: str) -> str:
+    result: str = _as_value_error(check_time_zone, name)
+    return result
 
 
 def _zone_key(name: str) -> str:
@@ -87,6 +98,8 @@ SmsAmount = Annotated[int | None, _amount_of(Resource.SMS)]
 Price = Annotated[str, BeforeValidator(_decimal_text)]
 Mcc = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
 ZoneName = Annotated[str, AfterValidator(_zone_key)]
+DialNumber = Annotated[str, AfterValidator(_number)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 class _Strict(BaseModel):
@@ -147,6 +160,9 @@ class PlanSpec(_Strict):
     hotspot: Hotspot = Hotspot()
     max_members: int = Field(default=5, ge=1, le=100)
     max_lines: int = Field(default=10, ge=1, le=1000)
+    # Both optional, so documents stored before child safety existed still load.
+    emergency_numbers: list[DialNumber] = Field(default_factory=list, max_length=20)
+    time_zone: TimeZoneName = "UTC"
 
     @field_validator("currency")
     @classmethod
@@ -233,6 +249,8 @@ class PlanSpec(_Strict):
             hotspot=HotspotRule(self.hotspot.allowed, self.hotspot.sub_quota),
             max_members=self.max_members,
             max_lines=self.max_lines,
+            emergency_numbers=frozenset(self.emergency_numbers),
+            time_zone=self.time_zone,
         )
 
 
@@ -275,6 +293,8 @@ def plan_to_document(plan: Plan) -> dict[str, Any]:
         | ({"sub_quota": plan.hotspot.sub_quota} if plan.hotspot.sub_quota is not None else {}),
         "max_members": plan.max_members,
         "max_lines": plan.max_lines,
+        "emergency_numbers": sorted(plan.emergency_numbers),
+        "time_zone": plan.time_zone,
     }
 
 
