@@ -16,6 +16,7 @@ import pytest
 
 from famsim.demo import create_demo_family
 from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
+from famsim.domain.errors import InvalidInput
 from famsim.domain.family import MEMBER_REMOVED, Family
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, SubscriptionId, new_id
@@ -23,6 +24,7 @@ from famsim.domain.lines import LineStatus, SimType, Subscription
 from famsim.domain.members import MemberStatus, Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
+from famsim.domain.safety import QuietHours
 from famsim.domain.units import HOME, Resource, Zone, parse_amount
 from famsim.service import commands as c
 from famsim.service.messagebus import MessageBus
@@ -125,6 +127,7 @@ def rich_family(hk: Plan, next_plan: Plan) -> Family:
         owner_name="Chan Tai Man",
         today=TODAY,
         money_cap=Money.parse("500.00", hkd),
+        time_zone="Asia/Macau",
     )
     owner = family.owner_id
     spouse = family.add_member(hk, name="Wong Mei Ling", role=Role.ADULT, today=TODAY)
@@ -170,6 +173,7 @@ def rich_family(hk: Plan, next_plan: Plan) -> Family:
             redirect_url="https://topup.example.org/family",
             money_cap=Money.parse("50.00", hkd),
             roaming_allowed=False,
+            quiet_hours=(QuietHours.parse("Sun-Thu 23:00-06:30 data"),),
         ),
         plans,
     )
@@ -185,6 +189,11 @@ def rich_family(hk: Plan, next_plan: Plan) -> Family:
             exhaustion=ExhaustionAction.THROTTLE,
             money_cap=Money.zero(hkd),
             roaming_allowed=False,
+            always_allowed=frozenset({"+852 6123 0009", "1878000", "+12015550123"}),
+            quiet_hours=(
+                QuietHours.parse("Mon-Fri 08:30-15:30"),
+                QuietHours.parse("daily 21:00-07:00 data,voice"),
+            ),
         ),
         plans,
     )
@@ -305,6 +314,13 @@ def test_a_family_reads_back_identical(uow_factory: Any, hk_plan: Plan, next_pla
         DeviceKind.OTHER,
     ]
     assert loaded.allocations == family.allocations
+    kid = list(loaded.members)[3]
+    assert loaded.allocations[kid].always_allowed == {"+85261230009", "1878000", "+12015550123"}
+    assert [str(q) for q in loaded.allocations[kid].quiet_hours] == [
+        "Mon-Fri 08:30-15:30",
+        "daily 21:00-07:00 data,voice",
+    ]
+    assert loaded.time_zone == "Asia/Macau"
     assert loaded.money_cap == Money.parse("500.00", "HKD")
     assert loaded.pending_plan_code == next_plan.code
     assert loaded.cycle == family.cycle
@@ -352,6 +368,85 @@ def test_a_changed_family_reads_back_identical(
     assert expected["version"] == 1
     assert expected["pending_plan_code"] is None
     assert expected["money_cap"] is None
+
+
+def test_child_safety_changes_read_back(uow_factory: Any, hk_plan: Plan, next_plan: Plan) -> None:
+    """Time zone, always-allowed numbers and quiet hours, changed on the update path."""
+    original = rich_family(hk_plan, next_plan)
+    store_family(uow_factory, original)
+    teen, kid = list(original.members)[2:4]
+    with uow_factory() as uow:
+        family = uow.families.get(original.id, for_update=True)
+        family.set_time_zone("Asia/Hong_Kong")
+        plans = [hk_plan, next_plan]
+        family.set_allocation(
+            kid,
+            dataclasses.replace(
+                family.allocation(kid).with_always_allowed(add=["112"], remove=["1878000"]),
+                quiet_hours=(QuietHours.parse("Sat,Sun 23:00-08:00 sms"),),
+            ),
+            plans,
+        )
+        family.set_allocation(
+            teen,
+            dataclasses.replace(family.allocation(teen), quiet_hours=()),
+            plans,
+        )
+        uow.commit()
+        expected = snapshot(family)
+    loaded = read_family(uow_factory, original.id)
+    assert snapshot(loaded) == expected
+    assert loaded.time_zone == "Asia/Hong_Kong"
+    assert loaded.allocations[kid].always_allowed == {"+85261230009", "112", "+12015550123"}
+    assert [str(q) for q in loaded.allocations[kid].quiet_hours] == ["Sat,Sun 23:00-08:00 sms"]
+    assert loaded.allocations[teen].quiet_hours == ()
+
+
+def test_child_safety_through_the_service(uow_factory: Any, bus: MessageBus) -> None:
+    family_id = bus.handle(
+        c.CreateFamily(name="Safety", plan_code="us-family-share-50", owner_name="Ann")
+    )
+    bus.handle(c.AddMember(family_id, "Bo", Role.CHILD, guardian_id="Ann"))
+    bus.handle(
+        c.AddLine(
+            family_id, "Ann", "+1 201 555 0123", c.SubscriptionSpec(str(iccid()), "310150123456789")
+        )
+    )
+    bus.handle(
+        c.SetAllocation(
+            family_id,
+            "Bo",
+            always_allowed=("+1 (201) 555-0124", "988"),
+            quiet_hours=("mon-fri 8:00-15:00", "daily 21:30-06:30 data"),
+        )
+    )
+    with pytest.raises(InvalidInput, match="unknown day 'Mo'"):
+        bus.handle(c.SetAllocation(family_id, "Bo", quiet_hours=("Mo 08:00-09:00",)))
+    assert bus.handle(c.SetTimeZone(family_id, "America/Chicago")) == "America/Chicago"
+    with pytest.raises(InvalidInput, match="unknown time zone"):
+        bus.handle(c.SetTimeZone(family_id, "America/Springfield"))
+
+    family = read_family(uow_factory, family_id)
+    plan = uow_plan(uow_factory, family.plan_code)
+    bo = family.member("Bo")
+    assert family.time_zone == "America/Chicago"
+    assert family.allocation(bo.id).always_allowed == {"+12015550124", "988"}
+    assert [str(q) for q in family.allocation(bo.id).quiet_hours] == [
+        "Mon-Fri 08:00-15:00",
+        "daily 21:30-06:30 data",
+    ]
+    assert family.always_allowed(bo.id, plan) == {
+        "+12015550124",
+        "988",
+        "911",
+        "112",
+        "+12015550123",  # the guardian's line
+    }
+
+
+def uow_plan(uow_factory: Any, code: str) -> Plan:
+    with uow_factory() as uow:
+        return uow.plans.get(code)
 
 
 def test_a_family_built_through_the_service_reads_back(uow_factory: Any, bus: MessageBus) -> None:

@@ -6,13 +6,20 @@ against the plan before it takes effect.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from famsim.domain.errors import InvalidAmount, InvalidInput
 from famsim.domain.money import Money
+from famsim.domain.safety import QuietHours, normalize_number, normalize_numbers
 from famsim.domain.units import Resource, Zone
+
+MAX_ALWAYS_ALLOWED = 20
+"""Always-allowed numbers per member: guardians and a few trusted people, not a phone book
+(each one is a hole in quiet hours and in the quota, charged at zero)."""
+MAX_QUIET_HOURS = 10
+"""Quiet-hours windows per member: enough for school days, weekends and nights."""
 
 
 def _check_units(name: str, value: object) -> None:
@@ -60,6 +67,13 @@ class Allocation:
     shared freely. ``hotspot_quota`` is the bytes the member may use tethered (None: the
     plan's hotspot rule alone applies). ``money_cap`` bounds the member's overage spend
     (None: only the family's cap applies).
+
+    ``always_allowed`` holds the numbers the owner added for this member (canonical, see
+    :func:`famsim.domain.safety.normalize_number`): calls and messages to them are never
+    denied and charged at zero. The guardians' numbers and the plan's emergency numbers
+    are always allowed too but are derived, not stored here (``Family.always_allowed``).
+    ``quiet_hours`` are the windows in which the member's usage is refused, except to
+    always-allowed numbers.
     """
 
     limits: Mapping[tuple[Resource, Zone], Limit] = field(default_factory=dict)
@@ -68,8 +82,27 @@ class Allocation:
     redirect_url: str | None = None
     money_cap: Money | None = None
     roaming_allowed: bool = True
+    always_allowed: frozenset[str] = frozenset()
+    quiet_hours: tuple[QuietHours, ...] = ()
 
     def __post_init__(self) -> None:
+        # Normalised here, once, so every copy of an allocation compares and stores alike.
+        numbers = normalize_numbers(self.always_allowed)
+        if len(numbers) > MAX_ALWAYS_ALLOWED:
+            raise InvalidInput(
+                f"at most {MAX_ALWAYS_ALLOWED} always-allowed numbers per member, "
+                f"got {len(numbers)}"
+            )
+        object.__setattr__(self, "always_allowed", numbers)
+        windows = tuple(dict.fromkeys(self.quiet_hours))  # in order, without repeats
+        for window in windows:
+            if not isinstance(window, QuietHours):
+                raise InvalidInput(f"quiet hours {window!r} are not a QuietHours window")
+        if len(windows) > MAX_QUIET_HOURS:
+            raise InvalidInput(
+                f"at most {MAX_QUIET_HOURS} quiet-hours windows per member, got {len(windows)}"
+            )
+        object.__setattr__(self, "quiet_hours", windows)
         if self.hotspot_quota is not None:
             _check_units("hotspot sub-quota", self.hotspot_quota)
         if self.money_cap is not None and self.money_cap.is_negative:
@@ -78,6 +111,26 @@ class Allocation:
             ("https://", "http://")
         ):
             raise InvalidInput(f"redirect URL {self.redirect_url!r} must be http(s)")
+
+    def with_always_allowed(
+        self, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Allocation:
+        """A copy with numbers added to and removed from ``always_allowed``.
+
+        Removing a number the member does not have is refused rather than ignored: it is
+        most likely a typo, or a guardian's or emergency number, which cannot be removed.
+        """
+        numbers = set(self.always_allowed) | normalize_numbers(add)
+        for text in remove:
+            number = normalize_number(text)
+            if number not in numbers:
+                raise InvalidInput(
+                    f"{number} is not one of this member's always-allowed numbers "
+                    "(guardians' lines and the plan's emergency numbers are always allowed "
+                    "and cannot be removed)"
+                )
+            numbers.discard(number)
+        return replace(self, always_allowed=frozenset(numbers))
 
     def limit(self, resource: Resource, zone: Zone) -> Limit:
         return self.limits.get((resource, zone), Limit())

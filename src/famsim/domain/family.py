@@ -20,6 +20,7 @@ from famsim.domain.lines import Line, LineStatus, Subscription
 from famsim.domain.members import Member, MemberStatus, Role, clean_name
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
+from famsim.domain.safety import check_time_zone
 from famsim.domain.units import Resource, Zone, format_amount
 
 MEMBER_REMOVED = "member removed"
@@ -59,7 +60,11 @@ class LineNotFound(NotFound):
 
 @dataclass(eq=False)
 class Family:
-    """A family on a plan. Build new ones with :meth:`create`; the constructor restores."""
+    """A family on a plan. Build new ones with :meth:`create`; the constructor restores.
+
+    ``time_zone`` (IANA) is where the family lives: members' quiet hours are wall-clock
+    times there.
+    """
 
     id: FamilyId
     name: str
@@ -75,7 +80,11 @@ class Family:
     money_cap: Money | None = None
     oversubscription_allowed: bool = False
     pending_plan_code: str | None = None
+    time_zone: str = "UTC"
     version: int = 0
+
+    def __post_init__(self) -> None:
+        check_time_zone(self.time_zone)
 
     # ----------------------------------------------------------------- creation
     @classmethod
@@ -88,8 +97,12 @@ class Family:
         today: date,
         money_cap: Money | None = None,
         oversubscription_allowed: bool = False,
+        time_zone: str | None = None,
     ) -> Family:
-        """Open a family on ``plan`` with its owner as the first member."""
+        """Open a family on ``plan`` with its owner as the first member.
+
+        ``time_zone`` defaults to the plan's: most families live in the operator's market.
+        """
         owner = Member(MemberId(new_id()), clean_name(owner_name, "owner name"), Role.OWNER, today)
         if money_cap is not None:
             _check_money(money_cap, plan, "family money cap")
@@ -107,6 +120,7 @@ class Family:
             allocations={owner.id: Allocation()},
             money_cap=money_cap,
             oversubscription_allowed=oversubscription_allowed,
+            time_zone=plan.time_zone if time_zone is None else time_zone,
         )
 
     # ------------------------------------------------------------------ queries
@@ -159,6 +173,30 @@ class Family:
 
     def allocation(self, member_id: MemberId) -> Allocation:
         return self.allocations.get(member_id, Allocation())
+
+    def always_allowed(self, member_id: MemberId | str, plan: Plan) -> frozenset[str]:
+        """Every number ``member_id`` may always call or message, free of charge.
+
+        The owner's list in the member's allocation, the plan's emergency numbers and,
+        for a child, the numbers of every active line of the child's guardian. Guardians'
+        numbers are derived, not stored, so a new or suspended guardian line, or a new
+        guardian, counts at once. ``plan`` is the plan in force (it holds the emergency
+        numbers). Canonical strings, as :func:`famsim.domain.safety.screen` expects.
+        """
+        member = self.member(member_id)
+        numbers = set(self.allocation(member.id).always_allowed) | plan.emergency_numbers
+        for guardian_id in self._guardians_of(member):
+            numbers.update(
+                line.msisdn.e164 for line in self.lines_of(guardian_id) if line.is_active
+            )
+        return frozenset(numbers)
+
+    def _guardians_of(self, member: Member) -> list[MemberId]:
+        """The active guardians of ``member`` (one today; a list so a second can come)."""
+        if member.guardian_id is None:
+            return []
+        guardian = self.members.get(member.guardian_id)
+        return [guardian.id] if guardian is not None and guardian.is_active else []
 
     # ------------------------------------------------------------------ members
     def add_member(
@@ -346,6 +384,10 @@ class Family:
             for plan in plans:
                 self._check_allocations(plan, self.allocations, False)
         self.oversubscription_allowed = allowed
+
+    def set_time_zone(self, time_zone: str) -> None:
+        """Move the family to another IANA time zone; quiet hours follow the wall clock."""
+        self.time_zone = check_time_zone(time_zone)
 
     def set_money_cap(self, money_cap: Money | None, plan: Plan) -> None:
         if money_cap is not None:

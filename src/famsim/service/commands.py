@@ -47,6 +47,15 @@ class CreateFamily(Command):
     owner_name: str
     money_cap: Money | None = None
     oversubscription_allowed: bool = False
+    time_zone: str | None = None  # IANA name; None: the plan's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimeZone(Command):
+    """Move the family to another IANA time zone (where its quiet hours are read)."""
+
+    family_id: str
+    time_zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,13 @@ class AddCompanion(Command):
 
 @dataclass(frozen=True, slots=True)
 class SetAllocation(Command):
+    """Replace a member's allocation whole.
+
+    ``always_allowed`` are numbers as typed (E.164 with ``+``, or short codes) and
+    ``quiet_hours`` windows as text (``"Mon-Fri 08:30-15:30"``); the handler validates
+    both, like every identifier.
+    """
+
     family_id: str
     member_id: str
     limits: dict[tuple[Resource, Zone], Limit] = field(default_factory=dict)
@@ -100,6 +116,8 @@ class SetAllocation(Command):
     redirect_url: str | None = None
     money_cap: Money | None = None
     roaming_allowed: bool = True
+    always_allowed: tuple[str, ...] = ()
+    quiet_hours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, LineId, MemberId, SubscriptionId, new_id
 from famsim.domain.lines import Subscription
 from famsim.domain.plan import Plan
+from famsim.domain.safety import QuietHours
 from famsim.service import commands as c
 from famsim.service.ports import Clock, IdentifierTaken, PlanNotFound, UnitOfWork
 
@@ -50,6 +51,7 @@ def create_family(cmd: c.CreateFamily, uow: UnitOfWork, clock: Clock) -> FamilyI
             today=clock.today(),
             money_cap=cmd.money_cap,
             oversubscription_allowed=cmd.oversubscription_allowed,
+            time_zone=cmd.time_zone,
         )
         uow.families.add(family)
         uow.commit()
@@ -126,6 +128,8 @@ def set_allocation(cmd: c.SetAllocation, uow: UnitOfWork, clock: Clock) -> Membe
         redirect_url=cmd.redirect_url,
         money_cap=cmd.money_cap,
         roaming_allowed=cmd.roaming_allowed,
+        always_allowed=frozenset(cmd.always_allowed),
+        quiet_hours=tuple(QuietHours.parse(text) for text in cmd.quiet_hours),
     )
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
@@ -133,6 +137,15 @@ def set_allocation(cmd: c.SetAllocation, uow: UnitOfWork, clock: Clock) -> Membe
         family.set_allocation(member.id, allocation, _plans_in_force(uow, family))
         uow.commit()
         return member.id
+
+
+def set_time_zone(cmd: c.SetTimeZone, uow: UnitOfWork, clock: Clock) -> str:
+    """Change the family's time zone; returns it. Quiet hours keep their wall-clock times."""
+    with uow:
+        family = uow.families.get(cmd.family_id, for_update=True)
+        family.set_time_zone(cmd.time_zone)
+        uow.commit()
+        return family.time_zone
 
 
 def change_plan(cmd: c.ChangePlan, uow: UnitOfWork, clock: Clock) -> str | None:
@@ -205,6 +218,7 @@ Handler = Callable[[Any, UnitOfWork, Clock], Any]
 HANDLERS: dict[type[c.Command], Handler] = {
     c.LoadPlans: load_plans,
     c.CreateFamily: create_family,
+    c.SetTimeZone: set_time_zone,
     c.AddMember: add_member,
     c.RemoveMember: remove_member,
     c.AssignGuardian: assign_guardian,

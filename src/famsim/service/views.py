@@ -46,6 +46,8 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "hotspot": {"allowed": plan.hotspot.allowed, "sub_quota": plan.hotspot.sub_quota},
         "max_members": plan.max_members,
         "max_lines": plan.max_lines,
+        "emergency_numbers": sorted(plan.emergency_numbers),
+        "time_zone": plan.time_zone,
     }
 
 
@@ -75,17 +77,26 @@ def family_detail(uow: UnitOfWork, family_id: str) -> dict[str, Any]:
         family = uow.families.get(family_id)
         plan = uow.plans.get(family.plan_code)
         ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
-        return family_view(family, ledger)
+        return family_view(family, ledger, plan)
 
 
-def family_view(family: Family, ledger: FamilyLedger | None = None) -> dict[str, Any]:
+def family_view(
+    family: Family, ledger: FamilyLedger | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
     """Everything about a family, as the owner (or the operator) sees it.
 
-    Pool usage comes from the charging ledger (the one record of usage) when given.
+    Pool usage comes from the charging ledger (the one record of usage) when given. With
+    the plan, each member also shows every number they may always call (``always_allowed``
+    in the allocation is only the owner's list; guardians and emergency numbers add to it).
     """
     members = []
     for member in family.members.values():
         allocation = family.allocation(member.id)
+        everyone = (
+            sorted(family.always_allowed(member.id, plan))
+            if plan is not None and member.is_active
+            else None
+        )
         members.append(
             {
                 "id": member.id,
@@ -110,7 +121,10 @@ def family_view(family: Family, ledger: FamilyLedger | None = None) -> dict[str,
                     "redirect_url": allocation.redirect_url,
                     "money_cap": _money(allocation.money_cap),
                     "roaming_allowed": allocation.roaming_allowed,
+                    "always_allowed": sorted(allocation.always_allowed),
+                    "quiet_hours": [str(window) for window in allocation.quiet_hours],
                 },
+                "always_allowed_all": everyone,
             }
         )
     lines = [
@@ -149,6 +163,7 @@ def family_view(family: Family, ledger: FamilyLedger | None = None) -> dict[str,
         "owner_id": family.owner_id,
         "money_cap": _money(family.money_cap),
         "oversubscription_allowed": family.oversubscription_allowed,
+        "time_zone": family.time_zone,
         "created_on": family.created_on.isoformat(),
         "cycle": {
             "number": cycle.number,

@@ -42,6 +42,7 @@ from famsim.domain.lines import Line, LineStatus, SimType, Subscription
 from famsim.domain.members import Member, MemberStatus, Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, HotspotRule, Plan
+from famsim.domain.safety import QuietHours
 from famsim.domain.units import HOME, Resource, Zone
 
 pytestmark = pytest.mark.unit
@@ -1034,3 +1035,105 @@ def test_pending_plan_limits_hold_after_the_cycle_change(
     if family.plan_code == lite.code:
         assert len(family.active_members) <= lite.max_members
         assert len(family.counted_lines) <= lite.max_lines
+
+
+# --- child safety: always-allowed numbers, quiet hours, time zone --------------------
+
+
+def test_allocation_normalises_always_allowed_numbers() -> None:
+    allocation = Allocation(always_allowed=frozenset({"+852 9123 0001", "999", "(1-1-2)"}))
+    assert allocation.always_allowed == {"+85291230001", "999", "112"}
+    assert allocation == Allocation(always_allowed=frozenset({"+85291230001", "999", "112"}))
+
+
+def test_allocation_refuses_bad_or_too_many_numbers() -> None:
+    with pytest.raises(InvalidInput, match="'call mum'"):
+        Allocation(always_allowed=frozenset({"call mum"}))
+    many = frozenset(f"+8529123{n:04d}" for n in range(21))
+    with pytest.raises(InvalidInput, match="at most 20 always-allowed"):
+        Allocation(always_allowed=many)
+    Allocation(always_allowed=frozenset(list(many)[:20]))
+
+
+def test_allocation_quiet_hours_are_windows_at_most_ten() -> None:
+    school = QuietHours.parse("Mon-Fri 08:30-15:30")
+    night = QuietHours.parse("daily 22:00-07:00")
+    assert Allocation(quiet_hours=(school, night, school)).quiet_hours == (school, night)
+    with pytest.raises(InvalidInput, match="not a QuietHours"):
+        Allocation(quiet_hours=("Mon-Fri 08:30-15:30",))  # type: ignore[arg-type]
+    windows = tuple(QuietHours.parse(f"Mon {h:02d}:00-{h:02d}:30") for h in range(11))
+    with pytest.raises(InvalidInput, match="at most 10 quiet-hours"):
+        Allocation(quiet_hours=windows)
+
+
+def test_with_always_allowed_adds_and_removes_in_any_spelling() -> None:
+    allocation = Allocation(always_allowed=frozenset({"+85291230001"}))
+    changed = allocation.with_always_allowed(
+        add=["+852 6123 0002", "112"], remove=["(+852) 9123 0001"]
+    )
+    assert changed.always_allowed == {"+85261230002", "112"}
+    changed = allocation.with_always_allowed(remove=["+852 9123-0001"])
+    assert changed.always_allowed == frozenset()
+    with pytest.raises(InvalidInput, match=r"\+85261230002 is not one of"):
+        allocation.with_always_allowed(remove=["+85261230002"])
+
+
+def test_always_allowed_of_a_child_includes_the_guardians_active_lines(
+    family: Family, hk: Plan
+) -> None:
+    spouse = add_adult(family, hk, "Wong Mei Ling")
+    child = add_child(family, hk, "Chan Ka Yan", spouse.id)
+    first = add_line(family, hk, spouse.id, 1)
+    add_line(family, hk, spouse.id, 2, data_only=True)
+    add_line(family, hk, family.owner_id, 3)  # not the child's guardian
+    add_line(family, hk, child.id, 4)
+    family.set_allocation(child.id, Allocation(always_allowed=frozenset({"+85261230009"})), [hk])
+
+    numbers = family.always_allowed(child.id, hk)
+    assert numbers == {"+85261230009", "999", "112", msisdn(1).e164, msisdn(2).e164}
+
+    family.suspend_line(first.id, "lost")
+    assert msisdn(1).e164 not in family.always_allowed(child.id, hk)
+    family.resume_line(first.id)
+    assert msisdn(1).e164 in family.always_allowed(child.id, hk)
+
+    # A new guardian counts at once; the old one's numbers no longer do.
+    family.assign_guardian(child.id, family.owner_id)
+    assert family.always_allowed(child.id, hk) == {"+85261230009", "999", "112", msisdn(3).e164}
+
+
+def test_removed_guardian_lines_are_not_always_allowed(family: Family, hk: Plan) -> None:
+    spouse = add_adult(family, hk, "Wong Mei Ling")
+    child = add_child(family, hk, "Chan Ka Yan", spouse.id)
+    add_line(family, hk, spouse.id, 1)
+    family.assign_guardian(child.id, family.owner_id)
+    family.remove_member(spouse.id, LATER)  # suspends the line: "member removed"
+    assert family.always_allowed(child.id, hk) == {"999", "112"}
+    # Even if the record still named the removed member, the lines would not count.
+    family.members[child.id].guardian_id = spouse.id
+    assert family.always_allowed(child.id, hk) == {"999", "112"}
+
+
+def test_always_allowed_of_an_adult_is_their_list_and_emergency_numbers(
+    family: Family, hk: Plan, ru: Plan
+) -> None:
+    adult = add_adult(family, hk, "Wong Mei Ling")
+    add_line(family, hk, family.owner_id, 1)
+    assert family.always_allowed(adult.id, hk) == {"999", "112"}
+    assert family.always_allowed(family.owner_id, ru) == {"112", "101", "102", "103", "104"}
+    with pytest.raises(MemberNotFound):
+        family.always_allowed("nobody", hk)
+
+
+def test_family_time_zone_defaults_to_the_plan_and_can_change(hk: Plan) -> None:
+    family = Family.create(name="Chan", plan=hk, owner_name="Chan", today=TODAY)
+    assert family.time_zone == "Asia/Hong_Kong"
+    family.set_time_zone("Europe/London")
+    assert family.time_zone == "Europe/London"
+    refused(family, InvalidInput, family.set_time_zone, "Europe/Londn")
+    other = Family.create(
+        name="Chan", plan=hk, owner_name="Chan", today=TODAY, time_zone="Asia/Macau"
+    )
+    assert other.time_zone == "Asia/Macau"
+    with pytest.raises(InvalidInput, match="unknown time zone"):
+        Family.create(name="Chan", plan=hk, owner_name="Chan", today=TODAY, time_zone="HKT")

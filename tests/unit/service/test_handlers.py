@@ -503,9 +503,56 @@ def test_set_allocation_refusals(
         (c.SetAllocation(family_id, owner, redirect_url="ftp://x"), InvalidInput),
         (c.SetAllocation(family_id, "nobody"), MemberNotFound),
         (c.SetAllocation("nope", owner), FamilyNotFound),
+        (c.SetAllocation(family_id, owner, always_allowed=("852912345678",)), InvalidInput),
+        (c.SetAllocation(family_id, owner, quiet_hours=("Mon 08:00",)), InvalidInput),
     ]
     for command, error in cases:
         fails(memory_bus, memory_store, command, error)
+
+
+# --- child safety --------------------------------------------------------------------
+
+
+def test_set_allocation_with_child_safety_and_the_view(
+    memory_store: MemoryStore, memory_bus: MessageBus, family_id: str
+) -> None:
+    memory_bus.handle(c.AddLine(family_id, "Chan Tai Man", number(1), spec(1)))
+    child = memory_bus.handle(c.AddMember(family_id, "Kid", Role.CHILD, "Chan Tai Man"))
+    memory_bus.handle(
+        c.SetAllocation(
+            family_id,
+            child,
+            always_allowed=("+852 6123 0002",),
+            quiet_hours=("Mon-Fri 08:30-15:30", "sun-thu 21:00-07:00 data,voice"),
+        )
+    )
+    detail = view(memory_store, family_id)
+    assert detail["time_zone"] == "Asia/Hong_Kong"  # the plan's
+    (kid,) = [m for m in detail["members"] if m["name"] == "Kid"]
+    assert kid["allocation"]["always_allowed"] == ["+85261230002"]
+    assert kid["allocation"]["quiet_hours"] == [
+        "Mon-Fri 08:30-15:30",
+        "Sun-Thu 21:00-07:00 data,voice",
+    ]
+    assert kid["always_allowed_all"] == ["+85261230002", "+85291230001", "112", "999"]
+    owner = next(m for m in detail["members"] if m["role"] == "owner")
+    assert owner["always_allowed_all"] == ["112", "999"]
+
+
+def test_set_time_zone(memory_store: MemoryStore, memory_bus: MessageBus, family_id: str) -> None:
+    assert memory_bus.handle(c.SetTimeZone(family_id, "Asia/Macau")) == "Asia/Macau"
+    assert stored(memory_store, family_id).time_zone == "Asia/Macau"
+    assert stored(memory_store, family_id).version == 1
+    fails(memory_bus, memory_store, c.SetTimeZone(family_id, "Macau"), InvalidInput)
+    fails(memory_bus, memory_store, c.SetTimeZone("nope", "UTC"), FamilyNotFound)
+
+
+def test_create_family_in_another_time_zone(
+    memory_store: MemoryStore, memory_bus: MessageBus
+) -> None:
+    family_id = memory_bus.handle(c.CreateFamily("Wu", HK, "Wu", time_zone="Europe/London"))
+    assert stored(memory_store, family_id).time_zone == "Europe/London"
+    fails(memory_bus, memory_store, c.CreateFamily("Wu", HK, "Wu", time_zone="BST"), InvalidInput)
 
 
 # --- ChangePlan ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ from famsim.domain.lines import Line, LineStatus, SimType, Subscription
 from famsim.domain.members import Member, MemberStatus, Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
+from famsim.domain.safety import QuietHours
 from famsim.domain.units import Resource, Zone
 from famsim.service.ports import ConcurrentUpdate, FamilyNotFound, FamilySummary, PlanNotFound
 
@@ -214,6 +216,8 @@ class SqlFamilyRepository:
                 redirect_url=a["redirect_url"],
                 money_cap=_money(a["money_cap_minor"], currency),
                 roaming_allowed=a["roaming_allowed"],
+                always_allowed=frozenset(a["always_allowed"]),
+                quiet_hours=tuple(_quiet_hours(text) for text in a["quiet_hours"]),
             )
             for a in self._fetch(_ALLOCATIONS, family_id)
         }
@@ -232,6 +236,7 @@ class SqlFamilyRepository:
             money_cap=_money(row["money_cap_minor"], currency),
             oversubscription_allowed=row["oversubscription_allowed"],
             pending_plan_code=row["pending_plan_code"],
+            time_zone=row["time_zone"],
             version=row["version"],
         )
 
@@ -323,6 +328,12 @@ class SqlFamilyRepository:
             self._seen[family_id] = (family, _rows(family))
 
 
+@lru_cache(maxsize=1024)
+def _quiet_hours(text: str) -> QuietHours:
+    """A stored window, parsed once per process: families are loaded on every request."""
+    return QuietHours.parse(text)
+
+
 def _money(minor: int | None, currency: str) -> Money | None:
     return None if minor is None else Money(minor, currency)
 
@@ -344,6 +355,7 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "cycle_day": family.cycle_day,
                 "money_cap_minor": family.money_cap.minor if family.money_cap else None,
                 "oversubscription_allowed": family.oversubscription_allowed,
+                "time_zone": family.time_zone,
             }
         }
     }
@@ -423,6 +435,8 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "redirect_url": a.redirect_url,
                 "money_cap_minor": a.money_cap.minor if a.money_cap else None,
                 "roaming_allowed": a.roaming_allowed,
+                "always_allowed": sorted(a.always_allowed),
+                "quiet_hours": [str(window) for window in a.quiet_hours],
             }
             for member_id, a in family.allocations.items()
         ),

@@ -93,6 +93,8 @@ families = Table(
     # Bumped by every write of the family's charging state (counters, reservations,
     # alerts), so a worker can tell whether its in-memory copy is still current.
     Column("charging_version", BigInteger, nullable=False, server_default="0"),
+    # IANA name; the family's quiet hours are wall-clock times there.
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
     CheckConstraint("cycle_day BETWEEN 1 AND 28", name="cycle_day"),
     CheckConstraint("money_cap_minor IS NULL OR money_cap_minor >= 0", name="money_cap"),
 )
@@ -152,6 +154,11 @@ allocations = Table(
     Column("redirect_url", String(500), nullable=True),
     Column("money_cap_minor", BigInteger, nullable=True),
     Column("roaming_allowed", Boolean, nullable=False),
+    # Child safety: a JSON list of canonical numbers (E.164 or short codes) and a JSON list
+    # of quiet-hours windows in their canonical text ("Mon-Fri 08:30-15:30 data"). Small,
+    # read and written only with the allocation, so no tables of their own.
+    Column("always_allowed", JSON, nullable=False, server_default="[]"),
+    Column("quiet_hours", JSON, nullable=False, server_default="[]"),
 )
 
 allocation_limits = Table(
