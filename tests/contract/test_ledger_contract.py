@@ -18,7 +18,7 @@ import pytest
 
 from famsim.domain.allocation import Allocation, Limit
 from famsim.domain.charging.grants import ChargingRules, GrantRequest, Quantum
-from famsim.domain.charging.ledger import FamilyLedger, ServiceKey, UsageRecord
+from famsim.domain.charging.ledger import Counter, FamilyLedger, ServiceKey, UsageRecord
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import MemberId, SubscriptionId, new_id
@@ -145,16 +145,21 @@ class Charging:
         return record
 
 
+def _nonzero(counters: dict[Any, Counter]) -> dict[Any, Counter]:
+    """A counter at zero is the same as no counter: storage need not write it."""
+    return {key: c for key, c in counters.items() if c.used or c.reserved}
+
+
 def state(ledger: FamilyLedger) -> dict[str, Any]:
     """Everything a ledger stores, as plain comparable values."""
     return {
         "family_id": ledger.family_id,
         "cycle_number": ledger.cycle_number,
-        "pools": dict(ledger.pools),
+        "pools": _nonzero(ledger.pools),
         "members": {
             member_id: {
-                "pool": dict(m.pool),
-                "overage": dict(m.overage),
+                "pool": _nonzero(m.pool),
+                "overage": _nonzero(m.overage),
                 "tethered": m.tethered,
                 "overage_reserved_minor": m.overage_reserved_minor,
             }

@@ -123,6 +123,7 @@ class MemoryLedgerRepository:
         self.touched: dict[tuple[str, int], FamilyLedger] = {}
         self.records: list[UsageRecord] = []
         self.pending_answers: dict[tuple[str, int], dict[str, Any]] = {}
+        self.answered_families: set[str] = set()
         self.events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
@@ -193,6 +194,7 @@ class MemoryLedgerRepository:
         self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
     ) -> None:
         self.pending_answers[(session_id, request_number)] = copy.deepcopy(answer)
+        self.answered_families.add(family_id)
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         with self._store.lock:
@@ -247,8 +249,9 @@ class MemoryUnitOfWork:
             for code in self.plans.pending:
                 self._store.plan_saves[code] = self._store.plan_saves.get(code, 0) + 1
             self.plans.pending = {}
+            answered = self.ledgers.answered_families
             for key, ledger in self.ledgers.touched.items():
-                if ledger.take_changes():
+                if ledger.take_changes() or ledger.family_id in answered:
                     ledger.version += 1
                     self._store.charging_versions[ledger.family_id] = ledger.version
                 self._store.ledgers[key] = copy.deepcopy(ledger)
@@ -256,6 +259,7 @@ class MemoryUnitOfWork:
             self.ledgers.records = []
             self._store.answers.update(self.ledgers.pending_answers)
             self.ledgers.pending_answers = {}
+            self.ledgers.answered_families = set()
             self._store.outbox.extend(
                 (
                     event.family_id,
@@ -290,6 +294,7 @@ class MemoryUnitOfWork:
         self.ledgers.touched = {}
         self.ledgers.records = []
         self.ledgers.pending_answers = {}
+        self.ledgers.answered_families = set()
         self.ledgers.events = []
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import cache, total_ordering
 
 from iso4217 import Currency as _IsoCurrency
 
@@ -19,8 +19,12 @@ from famsim.domain.errors import InvalidAmount
 _DECIMAL = re.compile(r"\s*(-?)([0-9]+)(?:\.([0-9]+))?\s*")
 
 
+@cache
 def currency_exponent(code: str) -> int:
-    """The number of minor-unit digits of an ISO 4217 currency, e.g. 2 for HKD."""
+    """The number of minor-unit digits of an ISO 4217 currency, e.g. 2 for HKD.
+
+    Cached: money is built on every charging request, and the table never changes.
+    """
     try:
         entry = _IsoCurrency(code.upper())
     except ValueError:

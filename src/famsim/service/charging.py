@@ -13,7 +13,7 @@ changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -94,7 +94,26 @@ class ChargingAnswer:
     services: tuple[ServiceAnswer, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand rather than dataclasses.asdict, which deep-copies every field: this runs
+        # once per request on the charging path.
+        return {
+            "session_id": self.session_id,
+            "request_number": self.request_number,
+            "outcome": str(self.outcome),
+            "zone": self.zone,
+            "services": [
+                {
+                    "resource": s.resource,
+                    "tethered": s.tethered,
+                    "outcome": str(s.outcome),
+                    "granted": s.granted,
+                    "validity_seconds": s.validity_seconds,
+                    "final_action": s.final_action,
+                    "redirect_url": s.redirect_url,
+                }
+                for s in self.services
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChargingAnswer:
@@ -117,6 +136,10 @@ class _Hot:
     plan: Plan
     ledger: FamilyLedger
     subscribers: dict[Imsi | Msisdn, tuple[Line, Subscription]]
+    last_answered: dict[str, int] = field(default_factory=dict)
+    """Per session, the highest request number answered. While the stamp holds nobody else
+    answered for this family (every answer bumps the ledger version), so a higher number
+    is new and needs no look-up among the stored answers."""
 
 
 class _RequestFailed(Exception):
@@ -161,6 +184,7 @@ class ChargingService:
         # so two threads never share one and a failed batch leaves nothing half-changed.
         self._hot: dict[FamilyId, _Hot] = {}
         self._owners: dict[Imsi | Msisdn, FamilyId] = {}
+        self._parsed: dict[str, Imsi | Msisdn] = {}
 
     def handle(self, request: ChargingRequest) -> ChargingAnswer:
         result = self.handle_batch([request])[0]
@@ -180,7 +204,7 @@ class ChargingService:
         for position, request in enumerate(requests):
             try:
                 _check_plmn(request.serving_plmn)
-                work.append((position, request, _parse_subscriber(request.subscriber)))
+                work.append((position, request, self._subscriber(request.subscriber)))
             except FamsimError as exc:
                 results[position] = exc
         if work:
@@ -218,7 +242,7 @@ class ChargingService:
                 [
                     (r.session_id, r.request_number)
                     for (_, r, _), f in zip(work, owners, strict=True)
-                    if f
+                    if f is not None and _may_be_answered(hot[f], r)
                 ]
             )
             answered: dict[tuple[str, int], ChargingAnswer] = {}
@@ -239,10 +263,21 @@ class ChargingService:
                         raise _RequestFailed(position, exc) from exc
                     uow.ledgers.remember(*key, family_id, answer.to_dict())
                     answered[key] = results[position] = answer
+                    _note_answered(hot[family_id], request)
             uow.commit()
         for family_id, state in hot.items():
             state.stamp = replace(state.stamp, ledger_version=state.ledger.version)
             self._hot[family_id] = state
+
+    def _subscriber(self, text: str) -> Imsi | Msisdn:
+        """The parsed subscriber, remembered: the same few numbers come back all day."""
+        found = self._parsed.get(text)
+        if found is None:
+            found = _parse_subscriber(text)
+            if len(self._parsed) >= _PARSED_LIMIT:
+                self._parsed.clear()
+            self._parsed[text] = found
+        return found
 
     def _owner(self, uow: UnitOfWork, subscriber: Imsi | Msisdn) -> FamilyId | None:
         family_id = self._owners.get(subscriber)
@@ -368,6 +403,24 @@ class ChargingService:
         return ChargingAnswer(
             request.session_id, request.request_number, outcome, zone, tuple(answers)
         )
+
+
+_PARSED_LIMIT = 1_000_000
+
+
+def _may_be_answered(state: _Hot, request: ChargingRequest) -> bool:
+    """False only for a request certainly new: a session this worker answered last, with a
+    higher number than it answered. Anything else is looked up among stored answers."""
+    last = state.last_answered.get(request.session_id)
+    return last is None or request.request_number <= last
+
+
+def _note_answered(state: _Hot, request: ChargingRequest) -> None:
+    if request.request_type in (RequestType.TERMINATION, RequestType.EVENT):
+        state.last_answered.pop(request.session_id, None)  # over: retransmissions look up
+    else:
+        last = state.last_answered.get(request.session_id, -1)
+        state.last_answered[request.session_id] = max(last, request.request_number)
 
 
 def _subscribers(family: Family) -> dict[Imsi | Msisdn, tuple[Line, Subscription]]:

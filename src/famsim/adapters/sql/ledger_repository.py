@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 from famsim.adapters.sql import schema as t
+from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
 from famsim.domain.charging.ledger import (
     Changes,
     Counter,
@@ -200,26 +202,29 @@ class SqlLedgerRepository:
 
     def flush(self) -> None:
         rows = _ChangedRows()
+        # A family that got an answer is bumped too, changed or not: a worker holding it in
+        # memory then knows someone else answered one of its sessions.
+        answered = {a["family_id"] for a in self._answers}
         for ledger in self._tracked.values():
             changes = ledger.take_changes()
-            if changes:
+            if changes or ledger.family_id in answered:
                 rows.add(ledger, changes)
-        execute = self._connection.execute
-        if rows.counters:
-            execute(_statement(self._dialect, "counters"), rows.counters)
-        if rows.money:
-            execute(_statement(self._dialect, "money"), rows.money)
-        if rows.held:
-            execute(_statement(self._dialect, "reservations"), rows.held)
-        if rows.released:
-            execute(_DELETE_RESERVATION, rows.released)
+        dialect = self._connection.dialect
+
+        def bulk(which: str) -> BulkStatement:
+            return _bulk_statement(dialect, which)
+
+        bulk("counters").execute(self._connection, rows.counters)
+        bulk("money").execute(self._connection, rows.money)
+        bulk("reservations").execute(self._connection, rows.held)
+        bulk("release").execute(self._connection, rows.released)
+        bulk("bump").execute(self._connection, rows.bumps)
         if rows.alerts:
-            execute(insert(t.threshold_alerts), rows.alerts)
-        if rows.bumps:
-            execute(_BUMP, rows.bumps)
+            self._connection.execute(insert(t.threshold_alerts), rows.alerts)
         if self._records:
-            execute(insert(t.usage_records), [_record_row(r) for r in self._records])
+            bulk("usage").execute(self._connection, [_record_row(r) for r in self._records])
             self._records.clear()
+        execute = self._connection.execute
         if self._events:
             execute(
                 insert(t.outbox),
@@ -236,7 +241,7 @@ class SqlLedgerRepository:
             )
             self._events = []
         if self._answers:
-            execute(insert(t.charging_answers), self._answers)
+            bulk("answers").execute(self._connection, self._answers)
             self._answers = []
 
     def _select(self, table: Table, where: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,28 +249,51 @@ class SqlLedgerRepository:
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
 
-_STATEMENTS: dict[tuple[str, str], Insert] = {}
+_RESERVATION_COLUMNS = (
+    "member_id",
+    "subscription_id",
+    "from_pool",
+    "from_overage",
+    "price_minor",
+    "expires_at",
+)
+_BULK: dict[tuple[str, str], BulkStatement] = {}
 
 
-def _statement(dialect: str, which: str) -> Insert:
-    """The upsert for one kind of ledger row on one dialect, built once."""
-    key = (dialect, which)
-    if key not in _STATEMENTS:
+def _bulk_statement(dialect: Dialect, which: str) -> BulkStatement:
+    """The statement for one kind of ledger row on one dialect, compiled once."""
+    key = (dialect.name, which)
+    if key not in _BULK:
+        name = dialect.name
+        all_of = [c.name for c in t.charging_counters.columns]
         if which == "counters":
-            _STATEMENTS[key] = _upsert(dialect, t.charging_counters, ("used", "reserved"))
-        elif which == "money":
-            _STATEMENTS[key] = _upsert(dialect, t.charging_money, ("overage_reserved_minor",))
-        else:
-            columns = (
-                "member_id",
-                "subscription_id",
-                "from_pool",
-                "from_overage",
-                "price_minor",
-                "expires_at",
+            made = compile_bulk(
+                _upsert(name, t.charging_counters, ("used", "reserved")), dialect, all_of
             )
-            _STATEMENTS[key] = _upsert(dialect, t.reservations, columns)
-    return _STATEMENTS[key]
+        elif which == "money":
+            made = compile_bulk(
+                _upsert(name, t.charging_money, ("overage_reserved_minor",)),
+                dialect,
+                [c.name for c in t.charging_money.columns],
+            )
+        elif which == "reservations":
+            made = compile_bulk(
+                _upsert(name, t.reservations, _RESERVATION_COLUMNS),
+                dialect,
+                [c.name for c in t.reservations.columns],
+            )
+        elif which == "release":
+            made = compile_bulk(_DELETE_RESERVATION, dialect)
+        elif which == "bump":
+            made = compile_bulk(_BUMP, dialect)
+        elif which == "usage":
+            columns = [c.name for c in t.usage_records.columns if c.name != "id"]
+            made = compile_bulk(insert(t.usage_records), dialect, columns)
+        else:
+            columns = [c.name for c in t.charging_answers.columns]
+            made = compile_bulk(insert(t.charging_answers), dialect, columns)
+        _BULK[key] = made
+    return _BULK[key]
 
 
 class _ChangedRows:

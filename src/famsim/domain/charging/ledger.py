@@ -102,6 +102,12 @@ class UsageRecord:
     at: datetime
 
 
+def _alert_order(key: AlertKey) -> tuple[str, str, str]:
+    """Pools first, then members by id: alerts come out in a stable order."""
+    member_id, resource, zone = key
+    return (member_id or "", resource.value, zone)
+
+
 @dataclass(slots=True)
 class Changes:
     """What moved in a ledger since it was last saved, so storage writes only that.
@@ -132,6 +138,8 @@ class FamilyLedger:
     version: int = 0
     """The stored version this ledger was read at (storage bumps it on every save)."""
     changes: Changes = field(default_factory=Changes)
+    used_moved: set[AlertKey] = field(default_factory=set)
+    """Pool and member-quota counters whose ``used`` grew since the last threshold check."""
 
     def take_changes(self) -> Changes:
         """What moved since the last call; storage calls it when it saves the ledger."""
@@ -158,22 +166,35 @@ class FamilyLedger:
 
     def overage_money_used(self, member_id: MemberId) -> Money:
         """The member's overage spend committed so far: each zone's units priced once."""
-        total = Money.zero(self.plan.currency)
-        for key, counter in self.member(member_id).overage.items():
-            rate = self.plan.overage.get(key)
-            if rate is not None and counter.used:
-                total += rate.charge(counter.used)
-        return total
+        return Money(self._overage_used_minor(member_id), self.plan.currency)
 
     def overage_money(self, member_id: MemberId) -> Money:
         """Committed plus reserved overage money of one member."""
-        reserved = self.member(member_id).overage_reserved_minor
-        return self.overage_money_used(member_id) + Money(reserved, self.plan.currency)
+        return Money(self._overage_minor(member_id), self.plan.currency)
 
     def family_overage_money(self) -> Money:
-        total = Money.zero(self.plan.currency)
-        for member_id in self.members:
-            total += self.overage_money(member_id)
+        total = sum(self._money_of(member) for member in self.members.values())
+        return Money(total, self.plan.currency)
+
+    def _overage_used_minor(self, member_id: MemberId) -> int:
+        return (
+            self._money_of(self.member(member_id)) - self.member(member_id).overage_reserved_minor
+        )
+
+    def _overage_minor(self, member_id: MemberId) -> int:
+        return self._money_of(self.member(member_id))
+
+    def _money_of(self, member: MemberLedger) -> int:
+        """Committed overage priced once per zone, plus reserved money, in minor units.
+
+        Integers rather than Money: this runs for every member on every grant.
+        """
+        total = member.overage_reserved_minor
+        for key, counter in member.overage.items():
+            if counter.used:
+                rate = self.plan.overage.get(key)
+                if rate is not None:
+                    total += rate.charge(counter.used).minor
         return total
 
     def standing(self, member_id: MemberId, resource: Resource, zone: Zone) -> Standing:
@@ -291,9 +312,13 @@ class FamilyLedger:
         member.pool_counter(key).used += in_pool
         member.overage_counter(key).used += in_overage
         touched = self.changes.counters
-        touched.add((None, "pool", resource, zone))
-        touched.add((member_id, "pool", resource, zone))
-        touched.add((member_id, "overage", resource, zone))
+        if in_pool:
+            touched.add((None, "pool", resource, zone))
+            touched.add((member_id, "pool", resource, zone))
+            self.used_moved.add((None, resource, zone))
+            self.used_moved.add((member_id, resource, zone))
+        if in_overage:
+            touched.add((member_id, "overage", resource, zone))
         if tethered:
             member.tethered.used += used
             touched.add((member_id, "tethered", Resource.DATA, TETHERED_ZONE))
@@ -345,13 +370,16 @@ class FamilyLedger:
                     )
                 )
 
-        for key, counter in self.pools.items():
-            check(None, key, counter.used, self.plan.allowance(*key))
-        for member_id, member in self.members.items():
+        # Only counters whose usage grew since the last check can have crossed a level.
+        moved, self.used_moved = self.used_moved, set()
+        for member_id, resource, zone in sorted(moved, key=_alert_order):
+            key = (resource, zone)
+            if member_id is None:
+                check(None, key, self.pool(key).used, self.plan.allowance(*key))
+                continue
             allocation = allocations.get(member_id)
-            for key, counter in member.pool.items():
-                quota = allocation.limit(*key).quota if allocation else None
-                check(member_id, key, counter.used, quota)
+            quota = allocation.limit(*key).quota if allocation else None
+            check(member_id, key, self.member(member_id).pool_counter(key).used, quota)
         return events
 
     def _pool_room(self, member_id: MemberId, key: Key, allocation: Allocation) -> int | None:
@@ -374,10 +402,12 @@ class FamilyLedger:
         member.overage_counter(key).reserved += sign * reservation.from_overage
         member.overage_reserved_minor += sign * reservation.price_minor
         member_id = reservation.member_id
-        touched = self.changes.counters
-        touched.add((None, "pool", resource, zone))
-        touched.add((member_id, "pool", resource, zone))
-        touched.add((member_id, "overage", resource, zone))
+        touched = self.changes.counters  # only what moved: each key is a row to write
+        if reservation.from_pool:
+            touched.add((None, "pool", resource, zone))
+            touched.add((member_id, "pool", resource, zone))
+        if reservation.from_overage:
+            touched.add((member_id, "overage", resource, zone))
         if reservation.price_minor:
             self.changes.money.add(member_id)
         if tethered:
