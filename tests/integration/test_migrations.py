@@ -19,8 +19,10 @@ from famsim.adapters.sql import migrate
 from famsim.adapters.sql.schema import metadata
 from famsim.bootstrap import App, NotInitialised, bootstrap
 from famsim.config import Settings
+from famsim.domain.allocation import Allocation
 from famsim.domain.family import Family
 from famsim.domain.plan import Plan
+from famsim.domain.safety import QuietHours
 from famsim.service.commands import LoadPlans
 
 pytestmark = pytest.mark.integration
@@ -143,3 +145,37 @@ def test_the_migrated_schema_enforces_its_constraints(
             with pytest.raises(IntegrityError):
                 connection.execute(text(statement))
             connection.rollback()
+
+
+def test_0007_downgrade_and_upgrade_keep_families_with_safe_defaults(
+    app: App, clock: Any, sample_plans: list[Plan]
+) -> None:
+    """Going back to 0006 drops only the child-safety columns; coming back gives every
+    family UTC and every allocation no always-allowed numbers and no quiet hours."""
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(sample_plans)))
+    family = Family.create(
+        name="Kwok", plan=sample_plans[0], owner_name="Kwok", today=clock.today()
+    )
+    family.set_allocation(
+        family.owner_id,
+        Allocation(
+            always_allowed=frozenset({"+85261230009"}),
+            quiet_hours=(QuietHours.parse("daily 22:00-07:00"),),
+        ),
+        [sample_plans[0]],
+    )
+    with app.uow() as uow:
+        uow.families.add(family)
+        uow.commit()
+
+    _run(app.engine, "downgrade", "0006")
+    assert "time_zone" not in {c["name"] for c in inspect(app.engine).get_columns("families")}
+    _run(app.engine, "upgrade", "head")
+    assert _differences(app.engine) == []
+
+    with app.uow() as uow:
+        loaded = uow.families.get(family.id)
+    assert loaded.time_zone == "UTC"
+    assert loaded.allocation(family.owner_id) == Allocation()
+    assert loaded.name == "Kwok"

@@ -36,8 +36,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("allocations", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), never a copy of the table: on SQLite a
+    # copy ends in DROP TABLE, which foreign keys from the rows of other tables refuse.
+    with op.batch_alter_table("allocations", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("quiet_hours")
         batch_op.drop_column("always_allowed")
-    with op.batch_alter_table("families", schema=None) as batch_op:
+    with op.batch_alter_table("families", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("time_zone")
