@@ -226,6 +226,7 @@ def test_family_create_json(family_dir: PreparedFamily) -> None:
     assert created["pending_plan"] is None
     assert created["money_cap"] == {"minor": 50000, "currency": "HKD", "text": "HKD 500.00"}
     assert created["oversubscription_allowed"] is False
+    assert created["time_zone"] == "Asia/Hong_Kong"  # the plan's
     (owner,) = created["members"]
     assert (owner["name"], owner["role"], owner["id"]) == (OWNER, "owner", created["owner_id"])
     assert created["lines"] == []
@@ -319,6 +320,52 @@ def test_allocate_with_units(cli: Cli) -> None:
 
     detail = cli.json("allocate", FAMILY, ADULT, "--data-quota", "none", "--data-cap", "none")
     assert ("data", "home") not in limits_of(member_named(detail, ADULT))
+
+
+def test_allocate_always_allowed_numbers_and_quiet_hours(cli: Cli) -> None:
+    detail = cli.json(
+        "allocate", FAMILY, CHILD, "--allow", "+852 6123-0009", "--allow", "1878000",
+        "--quiet-hours", "mon-fri 8:30-15:30", "--quiet-hours", "Sun-Thu 21:00-07:00 data,voice",
+    )  # fmt: skip
+    child = member_named(detail, CHILD)
+    assert child["allocation"]["always_allowed"] == ["+85261230009", "1878000"]
+    assert child["allocation"]["quiet_hours"] == [
+        "Mon-Fri 08:30-15:30",
+        "Sun-Thu 21:00-07:00 data,voice",
+    ]
+    # The guardian (the owner) has no line yet: the plan's emergency numbers come on top.
+    assert child["always_allowed_all"] == ["+85261230009", "112", "1878000", "999"]
+    assert child["allocation"]["roaming_allowed"] is False  # the rest is kept
+
+    # Options not given keep their value; --disallow takes any spelling of the number.
+    detail = cli.json("allocate", FAMILY, CHILD, "--disallow", "1878000", "--data-cap", "3GB")
+    child = member_named(detail, CHILD)
+    assert child["allocation"]["always_allowed"] == ["+85261230009"]
+    assert len(child["allocation"]["quiet_hours"]) == 2
+
+    # A child's guardian's lines are always allowed.
+    cli.ok("member", "guardian", FAMILY, CHILD, ADULT)
+    detail = cli.json("allocate", FAMILY, CHILD, "--quiet-hours", "daily 22:00-24:00 data")
+    child = member_named(detail, CHILD)
+    assert child["allocation"]["quiet_hours"] == ["daily 22:00-00:00 data"]
+    assert LINE in child["always_allowed_all"]
+
+    table = cli.ok("family", "show", FAMILY).stdout
+    for text in ("time zone Asia/Hong_Kong", "+85261230009", "daily 22:00-00:00 data", LINE):
+        assert text in table
+
+    detail = cli.json("allocate", FAMILY, CHILD, "--no-quiet-hours")
+    assert member_named(detail, CHILD)["allocation"]["quiet_hours"] == []
+
+
+def test_family_time_zone(cli: Cli) -> None:
+    assert "Europe/Moscow" in cli.ok("family", "time-zone", FAMILY, "Europe/Moscow").stdout
+    assert cli.json("family", "show", FAMILY)["time_zone"] == "Europe/Moscow"
+    created = cli.json(
+        "family", "create", "--name", "Kwok family", "--plan", HK_PLAN, "--owner", "Kwok",
+        "--time-zone", "Asia/Macau", "--json",
+    )  # fmt: skip
+    assert created["time_zone"] == "Asia/Macau"
 
 
 def test_quotas_that_oversubscribe_the_pool_are_refused(cli: Cli) -> None:
@@ -473,6 +520,36 @@ ATTACH_NEW += ["--imsi", imsi(NEW)]
             ["allocate", FAMILY, ADULT, "--zone", "cis", "--data-quota", "1GB"],
             ["does not cover", "'cis'"],
             id="zone-not-in-plan",
+        ),
+        pytest.param(
+            ["allocate", FAMILY, CHILD, "--allow", "85261230009"],
+            ["'85261230009'", "short code", "country code"],
+            id="allow-without-country-code",
+        ),
+        pytest.param(
+            ["allocate", FAMILY, CHILD, "--disallow", "999"],
+            ["999 is not one of", "emergency numbers"],
+            id="disallow-an-emergency-number",
+        ),
+        pytest.param(
+            ["allocate", FAMILY, CHILD, "--quiet-hours", "Mon-Fri 8-15"],
+            ["invalid quiet hours", "'Mon-Fri 8-15'", "HH:MM"],
+            id="quiet-hours-bad-times",
+        ),
+        pytest.param(
+            ["allocate", FAMILY, CHILD, "--quiet-hours", "Mon 08:00-09:00", "--no-quiet-hours"],
+            ["--quiet-hours or --no-quiet-hours"],
+            id="quiet-hours-and-none",
+        ),
+        pytest.param(
+            ["family", "time-zone", FAMILY, "Hong Kong"],
+            ["unknown time zone 'Hong Kong'"],
+            id="unknown-time-zone",
+        ),
+        pytest.param(
+            [*CREATE_X, "--time-zone", "europe/london"],
+            ["did you mean 'Europe/London'"],
+            id="create-time-zone-case",
         ),
         pytest.param(
             [*ATTACH_NEW, "--device", "phone"],

@@ -15,6 +15,7 @@ import typer
 
 from famsim.bootstrap import App, bootstrap
 from famsim.domain.allocation import ExhaustionAction, Limit
+from famsim.domain.errors import InvalidInput
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
@@ -31,7 +32,9 @@ app = typer.Typer(
     add_completion=False,
 )
 plans_app = typer.Typer(help="The operator's plan catalog.", no_args_is_help=True)
-family_app = typer.Typer(help="Families: create, list, show, change plan.", no_args_is_help=True)
+family_app = typer.Typer(
+    help="Families: create, list, show, change plan, time zone.", no_args_is_help=True
+)
 member_app = typer.Typer(help="Members of a family.", no_args_is_help=True)
 line_app = typer.Typer(help="Lines (numbers) and the devices on them.", no_args_is_help=True)
 app.add_typer(plans_app, name="plans")
@@ -125,6 +128,12 @@ def family_create(
     oversubscribe: Annotated[
         bool, typer.Option(help="Allow quotas that add up to more than the pool.")
     ] = False,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA time zone for quiet hours, e.g. Asia/Hong_Kong; default: the plan's."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Open a family on a plan, with its owner."""
@@ -137,6 +146,7 @@ def family_create(
                 owner_name=owner,
                 money_cap=None if money_cap is None else Money.parse(money_cap, currency),
                 oversubscription_allowed=oversubscribe,
+                time_zone=time_zone,
             )
         )
         detail = views.family_detail(famsim.uow(), family_id)
@@ -175,6 +185,19 @@ def family_change_plan(
         render.console.print(f"The family stays on {plan}; no plan change is scheduled.")
     else:
         render.console.print(f"Plan {pending} takes effect at the start of the next cycle.")
+
+
+@family_app.command("time-zone")
+def family_time_zone(
+    family: FamilyArg,
+    zone_name: Annotated[
+        str, typer.Argument(metavar="ZONE", help="IANA time zone, e.g. Europe/Moscow.")
+    ],
+) -> None:
+    """Set the family's time zone: quiet hours are wall-clock times there."""
+    with _app() as famsim:
+        new_zone = famsim.bus.handle(c.SetTimeZone(_family(famsim, family), zone_name))
+    render.console.print(f"The family's time zone is now {new_zone}.")
 
 
 def _show(detail: dict[str, object], as_json: bool) -> None:
@@ -337,9 +360,37 @@ def allocate(
         ExhaustionAction | None, typer.Option(help="block, throttle or redirect.")
     ] = None,
     redirect_url: Annotated[str | None, typer.Option(help="Top-up page for redirect.")] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            metavar="NUMBER",
+            help="Always allow calls and SMS to NUMBER, free (+E.164 or a short code); repeatable.",
+        ),
+    ] = None,
+    disallow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disallow", metavar="NUMBER", help="Remove NUMBER from the always-allowed list."
+        ),
+    ] = None,
+    quiet_hours: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quiet-hours",
+            metavar="TEXT",
+            help="Replace the quiet hours, e.g. 'Mon-Fri 08:30-15:30' or "
+            "'daily 22:00-07:00 data,voice'; repeatable.",
+        ),
+    ] = None,
+    no_quiet_hours: Annotated[
+        bool, typer.Option("--no-quiet-hours", help="Remove all quiet hours.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Change a member's allocation; options not given keep their current value."""
+    if quiet_hours and no_quiet_hours:
+        raise InvalidInput("give either --quiet-hours or --no-quiet-hours, not both")
     z = zone(zone_name)
     given = {
         Resource.DATA: (data_quota, data_cap),
@@ -362,6 +413,13 @@ def allocate(
             else:
                 limits[(resource, z)] = new
         currency = views.family_currency(famsim.uow(), family_id)
+        allowed = current.with_always_allowed(add=allow or (), remove=disallow or ())
+        if no_quiet_hours:
+            windows: tuple[str, ...] = ()
+        elif quiet_hours:
+            windows = tuple(quiet_hours)
+        else:
+            windows = tuple(str(window) for window in current.quiet_hours)
         famsim.bus.handle(
             c.SetAllocation(
                 family_id,
@@ -372,6 +430,8 @@ def allocate(
                 redirect_url=current.redirect_url if redirect_url is None else redirect_url,
                 money_cap=_money_cap(money_cap, currency, current.money_cap),
                 roaming_allowed=current.roaming_allowed if roaming is None else roaming,
+                always_allowed=tuple(sorted(allowed.always_allowed)),
+                quiet_hours=windows,
             )
         )
         detail = views.family_detail(famsim.uow(), family_id)

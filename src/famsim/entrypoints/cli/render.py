@@ -77,6 +77,8 @@ def family_detail(family: dict[str, Any]) -> None:
         f"plan {family['plan']}{pending}; cycle {cycle['number']}: {cycle['start']} to "
         f"{cycle['end']}; family money cap {_money(family['money_cap'])}"
         + ("; oversubscription allowed" if family["oversubscription_allowed"] else "")
+        + f"; time zone {family['time_zone']}",
+        markup=False,
     )
     names = {m["id"]: m["name"] for m in family["members"]}
 
@@ -108,6 +110,7 @@ def family_detail(family: dict[str, Any]) -> None:
             allocation["exhaustion"],
         )
     console.print(members)
+    _safety_table(family)
 
     lines = Table(title="Lines", title_justify="left")
     for column in ("number", "member", "devices", "status"):
@@ -133,3 +136,30 @@ def family_detail(family: dict[str, Any]) -> None:
             r, p["zone"], _amount(r, p["total"]), _amount(r, p["used"]), _amount(r, p["reserved"])
         )
     console.print(pools)
+
+
+def _safety_table(family: dict[str, Any]) -> None:
+    """Always-allowed numbers and quiet hours of the active members.
+
+    The owner's own list is shown apart from what applies anyway (the plan's emergency
+    numbers and, for a child, the guardian's lines), so it is clear what can be removed.
+    """
+    table = Table(
+        title=f"Always allowed and quiet hours (times in {family['time_zone']})",
+        title_justify="left",
+    )
+    for column in ("name", "always allowed", "also always allowed", "quiet hours"):
+        table.add_column(column)
+    for m in family["members"]:
+        if m["status"] != "active":
+            continue
+        allocation = m["allocation"]
+        own = allocation["always_allowed"]
+        derived = [n for n in m.get("always_allowed_all") or [] if n not in own]
+        table.add_row(
+            m["name"],
+            "\n".join(own) or "-",
+            " ".join(derived) or "-",
+            "\n".join(allocation["quiet_hours"]) or "-",
+        )
+    console.print(table)
