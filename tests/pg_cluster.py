@@ -112,8 +112,11 @@ _live_lock = threading.Lock()
 class PgCluster:
     """One throwaway PostgreSQL cluster. Create it with :meth:`start`."""
 
-    def __init__(self, bindir: Path, base: Path, *, as_postgres_user: bool) -> None:
+    def __init__(
+        self, bindir: Path, base: Path, *, as_postgres_user: bool, durable: bool = False
+    ) -> None:
         self.bindir = bindir
+        self.durable = durable  # keep fsync and synchronous commit on (benchmarks)
         self.base = base  # everything lives below: data/, the socket and the log
         self.datadir = base / "data"
         self.socketdir = base
@@ -125,8 +128,11 @@ class PgCluster:
     # -- lifecycle -------------------------------------------------------------
 
     @classmethod
-    def start(cls, bindir: Path | None = None) -> PgCluster:
+    def start(cls, bindir: Path | None = None, *, durable: bool = False) -> PgCluster:
         """initdb a new cluster in a temporary directory and start it.
+
+        Tests trade durability for speed; ``durable=True`` keeps PostgreSQL's defaults
+        (fsync, synchronous commit), as a benchmark of durable commits needs.
 
         Raises :class:`PgClusterError` when the binaries are missing or the
         server cannot be started; nothing is left behind in that case.
@@ -148,7 +154,7 @@ class PgCluster:
                 ) from None
         # As root, keep to /tmp: $TMPDIR may sit somewhere the postgres user cannot reach.
         base = Path(tempfile.mkdtemp(prefix="famsim-pg-", dir="/tmp" if as_root else None))
-        cluster = cls(bindir, base, as_postgres_user=as_root)
+        cluster = cls(bindir, base, as_postgres_user=as_root, durable=durable)
         with _live_lock:
             _live_clusters.add(cluster)
         try:
@@ -264,7 +270,10 @@ class PgCluster:
                 f"-c listen_addresses={HOST}",
                 f"-p {self.port}",
                 f"-k {shlex.quote(str(self.socketdir))}",
-                *(f"-c {name}={value}" for name, value in _SERVER_SETTINGS.items()),
+                *(
+                    f"-c {name}={value}"
+                    for name, value in ({} if self.durable else _SERVER_SETTINGS).items()
+                ),
             ]
             # -l is required: without it the postmaster inherits our output pipes
             # and subprocess.run would wait for it forever.

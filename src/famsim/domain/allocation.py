@@ -59,6 +59,10 @@ class Limit:
             )
 
 
+NO_LIMIT = Limit()
+"""The limit of a pair the owner did not limit (shared; a Limit is immutable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Allocation:
     """Everything the owner decides for one member.
@@ -133,7 +137,7 @@ class Allocation:
         return replace(self, always_allowed=frozenset(numbers))
 
     def limit(self, resource: Resource, zone: Zone) -> Limit:
-        return self.limits.get((resource, zone), Limit())
+        return self.limits.get((resource, zone), NO_LIMIT)
 
     @classmethod
     def default_for_child(cls, currency: str) -> Allocation:

@@ -472,3 +472,42 @@ def demo() -> None:
         soft_wrap=True,
         markup=False,
     )
+
+
+# -------------------------------------------------------------------------- bench
+bench_app = typer.Typer(help="Benchmarks that print their figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("charging")
+def bench_charging(
+    ops: Annotated[int, typer.Option(help="Timed UPDATEs per run (at least 100).")] = 20_000,
+    families: Annotated[int, typer.Option(help="Families in the spread run (b).")] = 10_000,
+    in_flight: Annotated[int, typer.Option(help="Requests outstanding at once.")] = 256,
+    max_batch: Annotated[int, typer.Option(help="Most requests per transaction.")] = 256,
+    workers: Annotated[int, typer.Option(help="Worker processes on PostgreSQL.")] = 4,
+    postgres_url: Annotated[
+        str,
+        typer.Option(
+            envvar="FAMSIM_BENCH_POSTGRES_URL",
+            help="PostgreSQL server (SQLAlchemy URL, a role that may create databases).",
+        ),
+    ] = "",
+    skip_sqlite: Annotated[bool, typer.Option(help="Only PostgreSQL.")] = False,
+) -> None:
+    """UPDATE throughput and latency of the charging engine next to raw SQL (SQLite, PostgreSQL).
+
+    Runs in a scratch SQLite file and, with --postgres-url, a scratch database on that
+    server; nothing of yours is touched.
+    """
+    from famsim.bench.charging import main as bench_main
+
+    argv = [
+        f"--ops={ops}",
+        f"--families={families}",
+        f"--in-flight={in_flight}",
+        f"--max-batch={max_batch}",
+        f"--workers={workers}",
+        f"--postgres-url={postgres_url}",
+    ]
+    bench_main([*argv, "--skip-sqlite"] if skip_sqlite else argv)
