@@ -4,6 +4,7 @@ Usage::
 
     python charging_worker.py stress URL INDEX SESSIONS IMSI...
     python charging_worker.py crash URL INDEX LOGFILE IMSI...
+    python charging_worker.py crash-group URL INDEX LOGFILE IMSI...
 
 Both modes bootstrap their own App on URL and run data sessions (INITIAL, one to three
 UPDATEs reporting the grant or a little more, TERMINATION) through ``app.charging``. A
@@ -16,6 +17,11 @@ total of the used units it reported in answered requests.
 ``crash`` runs sessions until killed; after every answered request it appends the line
 ``session request used`` to LOGFILE and flushes and fsyncs it, so the log holds only
 acknowledged requests.
+
+``crash-group`` is ``crash`` through a :class:`GroupCommitter`: GROUP_THREADS threads each
+run their own sessions (prefix ``crash-INDEX-tN``), submitting to the one committer and
+logging a request only after its future resolved, i.e. after its batch committed. Any
+thread's failure ends the process at once with a non-zero status.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from famsim.bootstrap import bootstrap
 from famsim.config import Settings
@@ -33,13 +42,20 @@ from famsim.domain.units import Resource
 from famsim.service.charging import (
     ChargingAnswer,
     ChargingRequest,
-    ChargingService,
     RequestType,
     ServiceUse,
 )
+from famsim.service.group_commit import GroupCommitter
 
 MAX_RETRIES = 500
 MAX_OVERSHOOT = 200_000
+GROUP_THREADS = 4
+
+
+class Charger(Protocol):
+    """ChargingService or GroupCommitter: both answer a request once it is durable."""
+
+    def handle(self, request: ChargingRequest) -> ChargingAnswer: ...
 
 
 class Stats:
@@ -51,7 +67,7 @@ class Stats:
         self.denials = 0
 
 
-def send(service: ChargingService, request: ChargingRequest, stats: Stats) -> ChargingAnswer:
+def send(service: Charger, request: ChargingRequest, stats: Stats) -> ChargingAnswer:
     for _ in range(MAX_RETRIES):
         try:
             answer = service.handle(request)
@@ -68,7 +84,7 @@ def send(service: ChargingService, request: ChargingRequest, stats: Stats) -> Ch
 
 
 def sessions(
-    service: ChargingService,
+    service: Charger,
     prefix: str,
     imsis: list[str],
     rng: random.Random,
@@ -141,6 +157,34 @@ def main(argv: list[str]) -> int:
 
             for _ in sessions(app.charging, f"crash-{index}", imsis, rng, stats, log):
                 pass
+        if mode == "crash-group":
+            log_path, imsis = argv[3], argv[4:]
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            committer = GroupCommitter(app.charging)
+
+            def log_line(sid: str, number: int, used: int) -> None:
+                # One write per line on an O_APPEND file: lines of threads never interleave.
+                os.write(fd, f"{sid} {number} {used}\n".encode())
+                os.fsync(fd)
+
+            def run(thread: int) -> None:
+                try:
+                    mine = random.Random(7919 * index + 101 * thread + 1)
+                    prefix = f"crash-{index}-t{thread}"
+                    for _ in sessions(committer, prefix, imsis, mine, Stats(), log_line):
+                        pass
+                except BaseException:
+                    traceback.print_exc()
+                    sys.stderr.flush()
+                    os._exit(3)
+
+            threads = [
+                threading.Thread(target=run, args=(t,), daemon=True) for t in range(GROUP_THREADS)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()  # until killed: the sessions never end
         raise SystemExit(f"unknown mode {mode!r}")
     finally:
         app.close()

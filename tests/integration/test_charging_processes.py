@@ -167,10 +167,23 @@ def test_processes_charge_one_small_pool_consistently(family: Setup, tmp_path: P
     print(f"{app.database}: {PROCESSES} processes, {elapsed:.1f}s; " + " | ".join(stats))
 
 
-def test_every_acknowledged_charge_survives_sigkill(family: Setup, tmp_path: Path) -> None:
+GROUP_THREADS = 4  # charging_worker.GROUP_THREADS: the crash-group mode's submitting threads
+
+
+@pytest.mark.parametrize(
+    ("mode", "in_flight"),
+    [("crash", 1), ("crash-group", GROUP_THREADS)],
+    ids=["one-by-one", "group-commit"],
+)
+def test_every_acknowledged_charge_survives_sigkill(
+    family: Setup, tmp_path: Path, mode: str, in_flight: int
+) -> None:
+    """``in_flight``: how many requests can be committed but not yet logged at the kill
+    (one per submitting thread: each waits for its own answer before the next)."""
     log = tmp_path / "acknowledged.log"
+    threads = {f"crash-0-t{t}" for t in range(GROUP_THREADS)} if mode == "crash-group" else set()
     child = subprocess.Popen(
-        _worker("crash", family, 0, str(log)),
+        _worker(mode, family, 0, str(log)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -179,11 +192,15 @@ def test_every_acknowledged_charge_survives_sigkill(family: Setup, tmp_path: Pat
         deadline = time.monotonic() + CHILD_TIMEOUT_S
         first_line_at: float | None = None
         while child.poll() is None and time.monotonic() < deadline:
-            lines = log.read_bytes().count(b"\n") if log.exists() else 0
+            text = log.read_text() if log.exists() else ""
+            lines = text.count("\n")
             if lines and first_line_at is None:
                 first_line_at = time.monotonic()
-            if lines >= KILL_AFTER_LINES or (
-                first_line_at is not None and time.monotonic() - first_line_at >= KILL_AFTER_S
+            # With several threads, wait until each of them has had an answer acknowledged.
+            every_thread = all(f"{prefix}-" in text for prefix in threads)
+            if every_thread and (
+                lines >= KILL_AFTER_LINES
+                or (first_line_at is not None and time.monotonic() - first_line_at >= KILL_AFTER_S)
             ):
                 break
             time.sleep(0.005)
@@ -217,10 +234,11 @@ def test_every_acknowledged_charge_survives_sigkill(family: Setup, tmp_path: Pat
         # Every acknowledged report is durable...
         for sid, acknowledged in logged.items():
             assert recorded[sid] >= acknowledged, (sid, acknowledged, recorded[sid])
-        # ...and nothing more than the one request in flight at the kill was committed.
+        # ...and nothing more than the requests in flight at the kill was committed.
         unacknowledged = sum(recorded.values()) - sum(logged.values())
-        assert 0 <= unacknowledged <= MAX_USED_PER_REQUEST
-        assert len(set(recorded) - set(logged)) <= 1
+        assert 0 <= unacknowledged <= in_flight * MAX_USED_PER_REQUEST
+        assert len(set(recorded) - set(logged)) <= in_flight
+        assert {sid.rsplit("-", 1)[0] for sid in logged} >= threads  # every thread charged
         _assert_counters_match_records(ledger, records)
         pool = ledger.pool((DATA, HOME))
         assert pool.used <= POOL + sum(r.overshoot for r in records)
