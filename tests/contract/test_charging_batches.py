@@ -369,6 +369,43 @@ def test_batches_answer_and_book_like_requests_one_by_one(new_store: StoreMaker,
     check_counters_match_records(twin)
 
 
+def test_a_batch_over_two_families_books_each_like_requests_one_by_one(
+    new_store: StoreMaker,
+) -> None:
+    def both() -> tuple[Store, Store]:
+        small, _ = tiny_family(new_store)
+        chans = Store(small.backend, small.uow, small.bus)
+        chans.family_id = str(create_demo_family(small.bus))
+        return small, chans
+
+    (small, chans), (twin_small, twin_chans) = both(), both()
+    imsis = [_sub(i).imsi for i in (1, 2, 3)]
+    requests = []
+    for n in range(4):
+        for i, imsi in enumerate(imsis):
+            kind = [INITIAL, UPDATE, UPDATE, TERMINATION][n]
+            used = None if n == 0 else 1_300_000 if (i + n) % 2 else 900_000
+            requests.append(req(f"t{i}", n, kind, imsi, data(used=used)))
+        kind = [INITIAL, UPDATE, UPDATE, TERMINATION][n]
+        requests.append(req("o", n, kind, OWNER, data(used=None if n == 0 else 800_000)))
+        requests.append(req(f"e{n}", 0, EVENT, CHILD_MSISDN, ServiceUse(SMS)))
+    now = Now(T0)
+    service = ChargingService(small.uow, now, RULES)
+
+    answers: list[Any] = []
+    for batch in chunks(requests, 10):
+        answers += service.handle_batch(batch)
+
+    assert answers == uncached(twin_small, requests, now)
+    assert "limit_reached" in outcomes(answers)  # the small pool ran out, the Chans' did not
+    assert small.state() == twin_small.state()
+    assert chans.state() == twin_chans.state()
+    assert len(chans.state()[2]) == 3 + 4  # the owner's three reports and four SMS
+    for store in (small, chans):
+        check_counters_match_records(store)
+        assert store.ledger()[0].reservations == {}
+
+
 # ----------------------------------------------------------------------------- (b)
 def test_retransmissions_within_and_across_batches_get_the_stored_answer(
     new_store: StoreMaker,
@@ -471,20 +508,20 @@ def test_a_failing_request_fails_alone_and_the_rest_commits(new_store: StoreMake
 
 
 def test_a_failing_request_after_a_line_left_the_cached_family(
-    new_store: StoreMaker,
+    memory_store: MemoryStore, memory_bus: MessageBus
 ) -> None:
     """A cached subscriber whose line is gone makes the batch rerun with fresh owners
-    (``_StaleIndex``); a request failing in that rerun must still fail alone."""
-    store = new_store()
-    if store.backend != "memory":
-        pytest.skip("no command removes a line; the memory store can be edited directly")
-    mine = demo(lambda: store)
+    (``_StaleIndex``); a request failing in that rerun must still fail alone.
+
+    Memory only: no command removes a line, so the test edits the stored family directly.
+    """
+    mine = Store("memory", lambda: MemoryUnitOfWork(memory_store), memory_bus)
+    mine.family_id = str(create_demo_family(memory_bus))
     now = Now(T0)
     service = ChargingService(mine.uow, now, RULES)
     assert service.handle(req("v", 0, INITIAL, SPOUSE, data())).outcome == "success"
     assert service.handle(req("s", 0, INITIAL, OWNER, data())).outcome == "success"
-    memory = _memory_of(mine)
-    family = memory.families[FamilyId(mine.family_id)]
+    family = memory_store.families[FamilyId(mine.family_id)]
     line = next(x for x in family.lines.values() if str(x.msisdn) == SPOUSE_MSISDN)
     del family.lines[line.id]  # as if the number had been ported out
     family.version += 1
@@ -502,13 +539,8 @@ def test_a_failing_request_after_a_line_left_the_cached_family(
     assert isinstance(results[1], InvalidAmount), results[1]
     assert isinstance(results[2], ChargingAnswer), results[2]
     assert results[2].services[0].granted == MB
-
-
-def _memory_of(store: Store) -> MemoryStore:
-    uow = store.uow()
-    assert isinstance(uow, MemoryUnitOfWork)
-    memory: MemoryStore = uow._store
-    return memory
+    assert mine.answer("s2", 0) == results[2].to_dict()  # the good request committed
+    check_counters_match_records(mine)
 
 
 # ----------------------------------------------------------------------------- (d)
