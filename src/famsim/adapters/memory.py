@@ -136,6 +136,7 @@ class MemoryLedgerRepository:
                     if stored is not None
                     else FamilyLedger(FamilyId(family_id), cycle_number, plan)
                 )
+                ledger.plan = plan  # as read now: a replaced plan applies at once
                 ledger.version = self._store.charging_versions.get(FamilyId(family_id), 0)
                 self.touched[key] = ledger
         return self.touched[key]
