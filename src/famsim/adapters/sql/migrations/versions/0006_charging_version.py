@@ -28,5 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("families", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), never a copy of the table: on SQLite a
+    # copy ends in DROP TABLE, which the foreign keys of other tables' rows refuse.
+    with op.batch_alter_table("families", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("charging_version")
