@@ -129,7 +129,7 @@ def check_counters_match_records(ledger: FamilyLedger, records: list[UsageRecord
     member_overage: dict[Any, int] = defaultdict(int)
     tethered: dict[Any, int] = defaultdict(int)
     for r in records:
-        assert r.units == r.from_pool + r.from_overage, r
+        assert r.units == r.from_pool + r.from_overage + r.free, r
         assert 0 <= r.overshoot <= r.units, r
         pool[(r.resource, r.zone)] += r.from_pool
         member_pool[(r.member_id, r.resource, r.zone)] += r.from_pool

@@ -18,17 +18,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from famsim.domain.charging.grants import ChargingRules, GrantRequest
+from famsim.domain.allocation import Allocation
+from famsim.domain.charging.grants import ChargingRules, Denial, GrantRequest
 from famsim.domain.charging.ledger import FamilyLedger, ServiceKey
 from famsim.domain.charging.thresholds import DEFAULT_LEVELS, check_levels
 from famsim.domain.errors import FamsimError, InvalidAmount
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Imsi, Msisdn
-from famsim.domain.ids import FamilyId
+from famsim.domain.ids import FamilyId, MemberId
 from famsim.domain.lines import Line, Subscription
 from famsim.domain.plan import Plan
+from famsim.domain.safety import Screening, screen
 from famsim.domain.units import HOME, Resource, Zone
-from famsim.service.ports import ChargingStamp, UnitOfWork
+from famsim.service.ports import ChargingStamp, ConcurrentUpdate, UnitOfWork
 
 
 class RequestType(StrEnum):
@@ -66,6 +68,10 @@ class ChargingRequest:
     services: tuple[ServiceUse, ...]
     serving_plmn: str | None = None
     """The serving network's MCC-MNC (e.g. ``46000``); None means the home network."""
+    destination: str | None = None
+    """The called number or the message's recipient (voice, SMS); None for data. An
+    always-allowed destination is granted at zero rate, whatever the limits and quiet
+    hours say."""
 
     def __post_init__(self) -> None:
         if not self.session_id:
@@ -136,6 +142,8 @@ class _Hot:
     plan: Plan
     ledger: FamilyLedger
     subscribers: dict[Imsi | Msisdn, tuple[Line, Subscription]]
+    always_allowed: dict[MemberId, frozenset[str]] = field(default_factory=dict)
+    """Per member, the numbers it may always reach (computed once per stamp)."""
     last_answered: dict[str, int] = field(default_factory=dict)
     """Per session, the highest request number answered. While the stamp holds nobody else
     answered for this family (every answer bumps the ledger version), so a higher number
@@ -208,18 +216,18 @@ class ChargingService:
             except FamsimError as exc:
                 results[position] = exc
         if work:
-            try:
-                self._run_retrying(work, results)
-            except _RequestFailed:
-                if len(work) == 1:
-                    raise AssertionError("unreachable: a lone request reports itself") from None
+            self._run_retrying(work, results)
         return [r if r is not None else AssertionError("no result") for r in results]
 
     def _run_retrying(self, work: list[_Item], results: list[Result | None]) -> None:
         try:
-            self._run_once(work, results)
-        except _StaleIndex:
-            self._run_once(work, results)  # owners of moved lines were forgotten: once more
+            for _ in range(_STALE_RETRIES):
+                try:
+                    self._run_once(work, results)
+                    return
+                except _StaleIndex:
+                    continue  # owners of moved lines were forgotten: look them up again
+            raise ConcurrentUpdate("subscribers kept moving between families; retry")
         except _RequestFailed as failed:
             if len(work) == 1:
                 results[failed.position] = failed.error
@@ -344,7 +352,7 @@ class ChargingService:
         in_service = line.is_active and member.is_active
         now = self._now()
 
-        def book(service: ServiceKey, used: int) -> None:
+        def book(service: ServiceKey, used: int, free: bool) -> None:
             record = ledger.commit(
                 session_id=request.session_id,
                 service=service,
@@ -353,14 +361,18 @@ class ChargingService:
                 subscription_id=subscription.id,
                 allocation=allocation,
                 now=now,
+                free=free,
             )
             if record is not None:
                 uow.ledgers.append(record)
 
         answers = []
         for use in request.services:
+            verdict = _screen(state, member.id, allocation, use.resource, request.destination, now)
+            free = verdict is Screening.FREE
             if use.used:
-                book(_reported_service(ledger, request.session_id, use, zone), use.used)
+                reported = _reported_service(ledger, request.session_id, use, zone)
+                book(reported, use.used, free)
             if zone is None:
                 answers.append(_refusal(use, "zone_not_covered"))
                 continue
@@ -371,6 +383,10 @@ class ChargingService:
                 answers.append(
                     _refusal(use, Outcome.LINE_SUSPENDED if not in_service else "success")
                 )
+                continue
+            if verdict is Screening.QUIET_HOURS:
+                ledger.release(request.session_id, service)
+                answers.append(_refusal(use, Denial.QUIET_HOURS.value))
                 continue
             grant = ledger.grant(
                 session_id=request.session_id,
@@ -383,9 +399,10 @@ class ChargingService:
                 family_money_cap=family.money_cap,
                 rules=self._rules,
                 now=now,
+                free=free,
             )
             if request.request_type is RequestType.EVENT and grant.units:
-                book(service, grant.units)  # a one-shot event is granted and used at once
+                book(service, grant.units, free)  # a one-shot event is granted and used at once
             answers.append(
                 ServiceAnswer(
                     resource=use.resource.value,
@@ -406,6 +423,33 @@ class ChargingService:
 
 
 _PARSED_LIMIT = 1_000_000
+_STALE_RETRIES = 3
+
+
+def _screen(
+    state: _Hot,
+    member_id: MemberId,
+    allocation: Allocation,
+    resource: Resource,
+    destination: str | None,
+    now: datetime,
+) -> Screening:
+    """The child-safety verdict for one service: free, refused for quiet hours, or charged."""
+    if destination is None and not allocation.quiet_hours:
+        return Screening.CHARGED  # nothing to screen: the common case, kept cheap
+    always = state.always_allowed.get(member_id)
+    if always is None:
+        always = state.always_allowed[member_id] = state.family.always_allowed(
+            member_id, state.plan
+        )
+    return screen(
+        resource=resource,
+        destination=destination,
+        always_allowed=always,
+        quiet_hours=allocation.quiet_hours,
+        at=now,
+        time_zone=state.family.time_zone,
+    )
 
 
 def _may_be_answered(state: _Hot, request: ChargingRequest) -> bool:

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from famsim.domain.allocation import Allocation, Limit
-from famsim.domain.charging.grants import ChargingRules, Grant, GrantRequest, Quantum
+from famsim.domain.charging.grants import (
+    ChargingRules,
+    Denial,
+    Grant,
+    GrantRequest,
+    Quantum,
+    decide_free,
+)
 from famsim.domain.charging.ledger import FamilyLedger, ServiceKey, UsageRecord
 from famsim.domain.errors import InvalidAmount, RuleViolation
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
@@ -478,3 +485,57 @@ def test_hotspot_sub_quota_binds_tethered_data_across_grants(ledger: FamilyLedge
     second = grant(ledger, DATA_TETHERED, requested=500, session="sess-2")
     assert (first.units, second.units) == (500, 100)
     assert counters(ledger)["tethered"] == (0, 600)
+
+
+# ----------------------------------------------------------------- zero-rated (child safety)
+def test_a_free_grant_holds_no_counter_and_books_free_units(ledger: FamilyLedger) -> None:
+    capped = Allocation(limits={(VOICE, HOME): Limit(quota=0, hard_cap=0)})
+    grant = ledger.grant(
+        session_id="call",
+        member_id=ALICE,
+        subscription_id=SUBS[ALICE],
+        request=GrantRequest(VOICE, HOME),
+        allocation=capped,
+        family_money_cap=hkd(0),
+        rules=RULES,
+        now=T0,
+        free=True,
+    )
+    assert (grant.units, grant.free, grant.from_pool, grant.denial) == (60, 60, 0, None)
+    assert ledger.pool((VOICE, HOME)).reserved == 0
+    assert ledger.reservations[("call", (VOICE, HOME, False))].units == 60
+
+    record = ledger.commit(
+        session_id="call",
+        service=(VOICE, HOME, False),
+        used=80,
+        member_id=ALICE,
+        subscription_id=SUBS[ALICE],
+        allocation=capped,
+        now=T0,
+        free=True,
+    )
+    assert record is not None
+    assert (record.units, record.free, record.from_pool, record.overshoot) == (80, 80, 0, 20)
+    assert ledger.pool((VOICE, HOME)).used == 0
+    assert ledger.reservations == {}
+
+
+def test_without_the_free_flag_the_same_call_is_refused(ledger: FamilyLedger) -> None:
+    capped = Allocation(limits={(VOICE, HOME): Limit(quota=0, hard_cap=0)})
+    grant = ledger.grant(
+        session_id="call",
+        member_id=ALICE,
+        subscription_id=SUBS[ALICE],
+        request=GrantRequest(VOICE, HOME),
+        allocation=capped,
+        family_money_cap=hkd(0),
+        rules=RULES,
+        now=T0,
+    )
+    assert (grant.units, grant.denial) == (0, Denial.LIMIT_REACHED)
+
+
+def test_a_free_grant_still_needs_a_line_that_carries_the_service(plan: Plan) -> None:
+    grant = decide_free(GrantRequest(SMS, HOME, data_only_line=True), plan=plan, rules=RULES)
+    assert (grant.units, grant.denial) == (0, Denial.SERVICE_NOT_ON_LINE)

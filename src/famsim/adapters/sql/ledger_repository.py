@@ -111,6 +111,7 @@ class SqlLedgerRepository:
                 from_overage=row["from_overage"],
                 price_minor=row["price_minor"],
                 expires_at=row["expires_at"],
+                free=row["free"],
             )
         for row in self._select(t.threshold_alerts, where):
             scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
@@ -256,6 +257,7 @@ _RESERVATION_COLUMNS = (
     "from_overage",
     "price_minor",
     "expires_at",
+    "free",
 )
 _BULK: dict[tuple[str, str], BulkStatement] = {}
 
@@ -349,6 +351,7 @@ class _ChangedRows:
                     "from_overage": held.from_overage,
                     "price_minor": held.price_minor,
                     "expires_at": held.expires_at,
+                    "free": held.free,
                 }
             )
         for (scope, resource, zone), level in changes.alerts:
@@ -396,6 +399,7 @@ def _record_row(record: UsageRecord) -> dict[str, Any]:
         "from_overage": record.from_overage,
         "overshoot": record.overshoot,
         "at": record.at,
+        "free": record.free,
     }
 
 
@@ -414,4 +418,5 @@ def _record(row: dict[str, Any]) -> UsageRecord:
         from_overage=row["from_overage"],
         overshoot=row["overshoot"],
         at=row["at"],
+        free=row["free"],
     )

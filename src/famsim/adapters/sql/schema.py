@@ -244,6 +244,8 @@ reservations = Table(
     Column("from_overage", BigInteger, nullable=False),
     Column("price_minor", BigInteger, nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+    # Units granted at zero rate (an always-allowed destination): neither pool nor overage.
+    Column("free", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("family_id", "cycle_number", "session_id", "resource", "zone", "tethered"),
 )
 
@@ -266,8 +268,9 @@ usage_records = Table(
     Column("from_overage", BigInteger, nullable=False),
     Column("overshoot", BigInteger, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
+    Column("free", BigInteger, nullable=False, server_default="0"),
     Index("ix_usage_records_family_cycle", "family_id", "cycle_number"),
-    CheckConstraint("units = from_pool + from_overage", name="split"),
+    CheckConstraint("units = from_pool + from_overage + free", name="split"),
     CheckConstraint("overshoot >= 0 AND overshoot <= units", name="overshoot"),
 )
 

@@ -52,6 +52,8 @@ class Denial(StrEnum):
     """Tethered data where the plan or the member's allocation allows no hotspot."""
     LIMIT_REACHED = "limit_reached"
     """Quota, hard cap, pool, hotspot sub-quota or money cap: nothing is left."""
+    QUIET_HOURS = "quiet_hours"
+    """The member's quiet hours (school time, night) cover this resource now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ class Grant:
     final_action: FinalUnitAction | None = None
     redirect_url: str | None = None
     limits: Mapping[str, int | None] = field(default_factory=dict)
+    free: int = 0
+    """Units at zero rate (an always-allowed destination): ``units`` = pool + overage + free."""
 
     @property
     def granted(self) -> bool:
@@ -256,6 +260,21 @@ def decide(
         redirect_url=_redirect(action, allocation, rules),
         limits=limits,
     )
+
+
+def decide_free(request: GrantRequest, *, plan: Plan, rules: ChargingRules) -> Grant:
+    """The grant for an always-allowed destination: never denied by a limit, charged nothing.
+
+    A guardian or an emergency number must get through whatever the quotas, caps, roaming
+    switch or quiet hours say. Only what the line cannot carry at all is refused (voice or
+    SMS on a data-only line).
+    """
+    quantum = rules.quanta[request.resource]
+    zero = Money.zero(plan.currency)
+    if request.data_only_line and request.resource is not Resource.DATA:
+        return Grant(0, 0, 0, zero, quantum.validity_seconds, denial=Denial.SERVICE_NOT_ON_LINE)
+    units = request.requested or quantum.units
+    return Grant(units, 0, 0, zero, quantum.validity_seconds, free=units)
 
 
 def _redirect(

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from famsim.domain.allocation import Allocation
-from famsim.domain.charging.grants import ChargingRules, Grant, GrantRequest, Held, Standing, decide
+from famsim.domain.charging.grants import (
+    ChargingRules,
+    Grant,
+    GrantRequest,
+    Held,
+    Standing,
+    decide,
+    decide_free,
+)
 from famsim.domain.charging.thresholds import ThresholdCrossed, new_alerts
 from famsim.domain.errors import InvalidAmount, RuleViolation
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId
@@ -73,17 +81,20 @@ class Reservation:
     from_overage: int
     price_minor: int
     expires_at: datetime
+    free: int = 0
+    """Units at zero rate (an always-allowed destination); they hold no counter."""
 
     @property
     def units(self) -> int:
-        return self.from_pool + self.from_overage
+        return self.from_pool + self.from_overage + self.free
 
 
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
     """Committed usage: immutable, the ledger that billing and dashboards read.
 
-    ``from_pool`` + ``from_overage`` == ``units``; ``overshoot`` is the part of ``units``
+    ``from_pool`` + ``from_overage`` + ``free`` == ``units``; ``free`` units went to an
+    always-allowed destination and cost nothing; ``overshoot`` is the part of ``units``
     that was used beyond what had been granted (already included in the split).
     """
 
@@ -100,6 +111,7 @@ class UsageRecord:
     from_overage: int
     overshoot: int
     at: datetime
+    free: int = 0
 
 
 def _alert_order(key: AlertKey) -> tuple[str, str, str]:
@@ -222,18 +234,26 @@ class FamilyLedger:
         family_money_cap: Money | None,
         rules: ChargingRules,
         now: datetime,
+        free: bool = False,
     ) -> Grant:
-        """Decide a grant and hold its units; any earlier grant of this service is released."""
+        """Decide a grant and hold its units; any earlier grant of this service is released.
+
+        ``free``: the destination is always allowed, so the units are granted at zero rate
+        whatever the limits say (:func:`decide_free`).
+        """
         service = (request.resource, request.zone, request.tethered)
         self.release(session_id, service)
-        grant = decide(
-            request,
-            plan=self.plan,
-            allocation=allocation,
-            family_money_cap=family_money_cap,
-            standing=self.standing(member_id, request.resource, request.zone),
-            rules=rules,
-        )
+        if free:
+            grant = decide_free(request, plan=self.plan, rules=rules)
+        else:
+            grant = decide(
+                request,
+                plan=self.plan,
+                allocation=allocation,
+                family_money_cap=family_money_cap,
+                standing=self.standing(member_id, request.resource, request.zone),
+                rules=rules,
+            )
         if grant.units:
             reservation = Reservation(
                 member_id=member_id,
@@ -242,6 +262,7 @@ class FamilyLedger:
                 from_overage=grant.from_overage,
                 price_minor=grant.overage_price.minor,
                 expires_at=now + timedelta(seconds=grant.validity_seconds),
+                free=grant.free,
             )
             self._hold(service, reservation, +1)
             self.reservations[(session_id, service)] = reservation
@@ -277,12 +298,15 @@ class FamilyLedger:
         subscription_id: SubscriptionId,
         allocation: Allocation,
         now: datetime,
+        free: bool = False,
     ) -> UsageRecord | None:
         """Book ``used`` units reported for a service and release its reservation.
 
-        Units within the grant are booked as granted (pool first); units beyond it are
-        overshoot, booked into the pool while the pool and the member's quota have room and
-        as overage after that, and recorded as overshoot either way.
+        Units within the grant are booked as granted (zero-rated first, then pool, then
+        overage); units beyond it are overshoot, booked into the pool while the pool and
+        the member's quota have room and as overage after that, and recorded as overshoot
+        either way. With ``free`` (the destination is always allowed) overshoot is booked
+        at zero rate too.
         """
         if isinstance(used, bool) or not isinstance(used, int) or used < 0:
             raise InvalidAmount(f"used units must be a whole non-negative number, got {used!r}")
@@ -294,12 +318,16 @@ class FamilyLedger:
             return None
         resource, zone, tethered = service
         key = (resource, zone)
+        granted_free = reservation.free if reservation else 0
         granted_pool = reservation.from_pool if reservation else 0
         granted_overage = reservation.from_overage if reservation else 0
-        in_pool = min(used, granted_pool)
-        in_overage = min(used - in_pool, granted_overage)
-        overshoot = used - in_pool - in_overage
-        if overshoot:
+        in_free = min(used, granted_free)
+        in_pool = min(used - in_free, granted_pool)
+        in_overage = min(used - in_free - in_pool, granted_overage)
+        overshoot = used - in_free - in_pool - in_overage
+        if overshoot and free:
+            in_free += overshoot
+        elif overshoot:
             # The room left once this commit's own pool units are booked (its reservation
             # was released above, so the room counts them as free).
             room = self._pool_room(member_id, key, allocation)
@@ -319,8 +347,8 @@ class FamilyLedger:
             self.used_moved.add((member_id, resource, zone))
         if in_overage:
             touched.add((member_id, "overage", resource, zone))
-        if tethered:
-            member.tethered.used += used
+        if tethered and used > in_free:
+            member.tethered.used += used - in_free
             touched.add((member_id, "tethered", Resource.DATA, TETHERED_ZONE))
         return UsageRecord(
             family_id=self.family_id,
@@ -336,6 +364,7 @@ class FamilyLedger:
             from_overage=in_overage,
             overshoot=overshoot,
             at=now,
+            free=in_free,
         )
 
     def threshold_alerts(
@@ -410,6 +439,7 @@ class FamilyLedger:
             touched.add((member_id, "overage", resource, zone))
         if reservation.price_minor:
             self.changes.money.add(member_id)
-        if tethered:
-            member.tethered.reserved += sign * reservation.units
+        charged = reservation.from_pool + reservation.from_overage  # free units hold nothing
+        if tethered and charged:
+            member.tethered.reserved += sign * charged
             touched.add((member_id, "tethered", Resource.DATA, TETHERED_ZONE))
