@@ -172,7 +172,8 @@ class Family:
         return [line for line in self.lines.values() if self.members[line.member_id].is_active]
 
     def allocation(self, member_id: MemberId) -> Allocation:
-        return self.allocations.get(member_id, Allocation())
+        found = self.allocations.get(member_id)
+        return _NO_ALLOCATION if found is None else found
 
     def always_allowed(self, member_id: MemberId | str, plan: Plan) -> frozenset[str]:
         """Every number ``member_id`` may always call or message, free of charge.
@@ -467,6 +468,10 @@ class Family:
     def _require_plan(self, plan: Plan) -> None:
         if plan.code != self.plan_code:
             raise RuleViolation(f"family is on plan {self.plan_code!r}, not {plan.code!r}")
+
+
+_NO_ALLOCATION = Allocation()
+"""A member without an allocation shares freely (one shared value: allocations are immutable)."""
 
 
 def _check_money(amount: Money, plan: Plan, what: str) -> None:

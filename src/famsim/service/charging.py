@@ -313,6 +313,12 @@ class ChargingService:
             state = self._hot.pop(family_id, None)
             if state is not None and state.stamp == stamp:
                 uow.ledgers.adopt(state.ledger)
+            elif state is not None and _only_ledger_moved(state.stamp, stamp):
+                # Another worker charged this family meanwhile: its members, lines and plan
+                # are as kept, only the ledger is read again (and who answered what).
+                family = state.family
+                ledger = uow.ledgers.get(family.id, family.cycle.number, state.plan)
+                state = replace(state, stamp=stamp, ledger=ledger, last_answered={})
             else:
                 family = uow.families.get(family_id, for_update=True)
                 plan = uow.plans.get(family.plan_code)
@@ -450,6 +456,10 @@ def _screen(
         at=now,
         time_zone=state.family.time_zone,
     )
+
+
+def _only_ledger_moved(kept: ChargingStamp, stored: ChargingStamp) -> bool:
+    return kept.family_version == stored.family_version and kept.plan == stored.plan
 
 
 def _may_be_answered(state: _Hot, request: ChargingRequest) -> bool:
