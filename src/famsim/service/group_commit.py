@@ -20,7 +20,10 @@ from typing import Self
 
 from famsim.service.charging import ChargingAnswer, ChargingRequest, ChargingService
 
-DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_BATCH = 64
+"""Large enough that one fsync serves many requests (a commit costs about as much as two or
+three requests' rules), small enough that a batch takes a few milliseconds: measured with
+``famsim bench charging``, 64 gives the same throughput as 256 with far lower latency."""
 
 
 class GroupCommitClosed(RuntimeError):

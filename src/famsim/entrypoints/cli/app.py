@@ -484,7 +484,7 @@ def bench_charging(
     ops: Annotated[int, typer.Option(help="Timed UPDATEs per run (at least 100).")] = 20_000,
     families: Annotated[int, typer.Option(help="Families in the spread run (b).")] = 10_000,
     in_flight: Annotated[int, typer.Option(help="Requests outstanding at once.")] = 256,
-    max_batch: Annotated[int, typer.Option(help="Most requests per transaction.")] = 256,
+    max_batch: Annotated[int, typer.Option(help="Most requests per transaction.")] = 64,
     workers: Annotated[int, typer.Option(help="Worker processes on PostgreSQL.")] = 4,
     postgres_url: Annotated[
         str,
