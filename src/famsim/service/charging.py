@@ -254,6 +254,7 @@ class ChargingService:
                 ]
             )
             answered: dict[tuple[str, int], ChargingAnswer] = {}
+            now = self._now()  # one instant for the batch: it commits as one
             for (position, request, subscriber), family_id in zip(work, owners, strict=True):
                 key = (request.session_id, request.request_number)
                 if family_id is None:
@@ -266,7 +267,7 @@ class ChargingService:
                     results[position] = ChargingAnswer.from_dict(stored[key])
                 else:
                     try:
-                        answer = self._charge(uow, hot[family_id], subscriber, request)
+                        answer = self._charge(uow, hot[family_id], subscriber, request, now)
                     except Exception as exc:
                         raise _RequestFailed(position, exc) from exc
                     uow.ledgers.remember(*key, family_id, answer.to_dict())
@@ -348,7 +349,12 @@ class ChargingService:
         return sum(self.expire(family_id) for family_id in due)
 
     def _charge(
-        self, uow: UnitOfWork, state: _Hot, subscriber: Imsi | Msisdn, request: ChargingRequest
+        self,
+        uow: UnitOfWork,
+        state: _Hot,
+        subscriber: Imsi | Msisdn,
+        request: ChargingRequest,
+        now: datetime,
     ) -> ChargingAnswer:
         family, plan, ledger = state.family, state.plan, state.ledger
         line, subscription = state.subscribers[subscriber]
@@ -356,7 +362,6 @@ class ChargingService:
         zone = _zone(plan.zone_for_mcc, request.serving_plmn)
         allocation = family.allocation(member.id)
         in_service = line.is_active and member.is_active
-        now = self._now()
 
         def book(service: ServiceKey, used: int, free: bool) -> None:
             record = ledger.commit(

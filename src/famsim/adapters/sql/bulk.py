@@ -35,7 +35,7 @@ class BulkStatement:
         """Run the statement once per row, in the connection's current transaction."""
         if not rows:
             return
-        converting = [(i, name, f) for i, (name, f) in enumerate(self._pairs()) if f]
+        converting = [(i, name, _remembering(f)) for i, (name, f) in enumerate(self._pairs()) if f]
         params: list[Any]
         if self.named:
             params = list(rows)
@@ -67,6 +67,23 @@ class BulkStatement:
 
     def _pairs(self) -> list[tuple[str, Callable[[Any], Any] | None]]:
         return list(zip(self.names, self.converters, strict=True))
+
+
+def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """*convert* with its results kept for one executemany: a batch's rows share a few
+    timestamps, and converting a datetime costs more than looking it up."""
+    seen: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            result = seen[value] = convert(value)
+            return result
+        except TypeError:  # unhashable (a JSON document): convert every time
+            return convert(value)
+
+    return converted
 
 
 def compile_bulk(
