@@ -304,6 +304,30 @@ def test_uncovered_country_is_zone_not_covered(h: Harness) -> None:
     check_no_reservations(h.ledger()[0])
 
 
+def test_moving_abroad_without_usage_gives_back_the_home_grant(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, SPOUSE, data())
+
+    answer = h.send(sid, 1, UPDATE, SPOUSE, data(used=0), plmn=CHINA)
+
+    assert (only(answer).outcome, only(answer).granted) == ("success", 10**6)
+    ledger = h.ledger()[0]
+    assert ledger.pool((DATA, HOME)).reserved == 0  # not held until it expires
+    assert ledger.pool((DATA, GREATER_CHINA)).reserved == 10**6
+    assert [service for _, service in ledger.reservations] == [(DATA, GREATER_CHINA, False)]
+
+
+def test_units_used_at_home_are_booked_at_home_after_the_move(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, SPOUSE, data())
+
+    h.send(sid, 1, UPDATE, SPOUSE, data(used=400_000), plmn=CHINA)
+
+    ledger, records = h.ledger()
+    assert [(r.zone, r.units, r.overshoot) for r in records] == [(HOME, 400_000, 0)]
+    assert ledger.pool((DATA, HOME)).reserved == 0
+
+
 def test_voice_on_the_data_only_tablet_is_not_on_the_line(h: Harness) -> None:
     answer = h.send(session_id(), 0, INITIAL, TABLET, ServiceUse(VOICE), data())
 

@@ -381,9 +381,11 @@ class ChargingService:
         for use in request.services:
             verdict = _screen(state, member.id, allocation, use.resource, request.destination, now)
             free = verdict is Screening.FREE
+            held = _held_service(ledger, request.session_id, use, zone)
             if use.used:
-                reported = _reported_service(ledger, request.session_id, use, zone)
-                book(reported, use.used, free)
+                book(held or (use.resource, zone or HOME, use.tethered), use.used, free)
+            elif held is not None and held[1] != zone:
+                ledger.release(request.session_id, held)  # moved on: the old zone's grant
             if zone is None:
                 answers.append(_refusal(use, "zone_not_covered"))
                 continue
@@ -493,19 +495,22 @@ def _subscribers(family: Family) -> dict[Imsi | Msisdn, tuple[Line, Subscription
     return index
 
 
-def _reported_service(
+def _held_service(
     ledger: FamilyLedger, session_id: str, use: ServiceUse, zone: Zone | None
-) -> ServiceKey:
-    """Where reported units are booked: under the grant they were used with.
+) -> ServiceKey | None:
+    """The session's live grant of this service, in whatever zone it was granted.
 
-    Units are used under the session's last grant of that service, even if the device has
+    Reported units are booked under the grant they were used with, even if the device has
     moved to another zone since; with no grant they are overshoot in the current zone (or
-    at home when the current network is not covered), so they are never lost.
+    at home when the current network is not covered), so they are never lost. A grant left
+    in a zone the device has left is released.
     """
+    if zone is not None and (session_id, (use.resource, zone, use.tethered)) in ledger.reservations:
+        return (use.resource, zone, use.tethered)  # the usual case, without a scan
     for held_session, service in ledger.reservations:
         if held_session == session_id and (service[0], service[2]) == (use.resource, use.tethered):
             return service
-    return (use.resource, zone or HOME, use.tethered)
+    return None
 
 
 def _parse_subscriber(text: str) -> Imsi | Msisdn:
