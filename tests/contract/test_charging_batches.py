@@ -14,18 +14,41 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from demo_charging import (
+    CHILD,
+    CHILD_MSISDN,
+    CHINA,
+    DATA,
+    EVENT,
+    GB,
+    GERMANY,
+    INITIAL,
+    MB,
+    OWNER,
+    RULES,
+    SMS,
+    SPOUSE,
+    SPOUSE_MSISDN,
+    T0,
+    TABLET,
+    TEEN,
+    TERMINATION,
+    UNKNOWN,
+    UPDATE,
+    VOICE,
+    WATCH,
+    Now,
+)
 from famsim.adapters.memory import MemoryStore, MemoryUnitOfWork
 from famsim.bootstrap import bootstrap
 from famsim.config import Settings
 from famsim.demo import create_demo_family
 from famsim.domain.allocation import ExhaustionAction, Limit
-from famsim.domain.charging.grants import ChargingRules, Quantum
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.errors import InvalidAmount, InvalidIdentifier
 from famsim.domain.identifiers import Eid, Iccid, Imei
@@ -47,43 +70,7 @@ from famsim.service.ports import UnitOfWork
 
 pytestmark = pytest.mark.integration
 
-DATA, VOICE, SMS = Resource.DATA, Resource.VOICE, Resource.SMS
-RULES = ChargingRules(
-    quanta={DATA: Quantum(1_000_000, 60), VOICE: Quantum(60, 60), SMS: Quantum(1, 60)}
-)
-T0 = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
-GB = 10**9
-MB = 10**6
-
-OWNER = "454001230000001"
-SPOUSE = "454001230000002"
-SPOUSE_MSISDN = "+85261230002"
-TEEN = "454001230000003"
-CHILD = "454001230000004"
-CHILD_MSISDN = "+85294560004"
-WATCH = "454001230000005"
-TABLET = "454001230000006"
-UNKNOWN = "454001239999999"
-CHINA = "46000"
-GERMANY = "26201"
-INITIAL, UPDATE, TERMINATION, EVENT = (
-    RequestType.INITIAL,
-    RequestType.UPDATE,
-    RequestType.TERMINATION,
-    RequestType.EVENT,
-)
 BACKENDS = ("memory", "sqlite", "postgresql")
-
-
-class Now:
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 class _Clock:

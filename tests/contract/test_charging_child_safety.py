@@ -12,17 +12,30 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from demo_charging import (
+    CHILD,
+    DATA,
+    EVENT,
+    INITIAL,
+    RULES,
+    SMS,
+    SPOUSE_MSISDN,
+    T0,
+    TERMINATION,
+    UPDATE,
+    VOICE,
+    Now,
+)
 from famsim.demo import create_demo_family
 from famsim.domain.allocation import Limit
-from famsim.domain.charging.grants import ChargingRules, Quantum
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.money import Money
-from famsim.domain.units import HOME, Resource
+from famsim.domain.units import HOME
 from famsim.service import commands as c
 from famsim.service.charging import (
     ChargingAnswer,
@@ -36,31 +49,10 @@ from famsim.service.messagebus import MessageBus
 
 pytestmark = pytest.mark.integration
 
-DATA, VOICE, SMS = Resource.DATA, Resource.VOICE, Resource.SMS
-RULES = ChargingRules(
-    quanta={DATA: Quantum(1_000_000, 60), VOICE: Quantum(60, 60), SMS: Quantum(1, 60)}
-)
-# 12:00 UTC is 20:00 in Hong Kong (no daylight saving time there).
-T0 = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
-CHILD = "454001230000004"  # Chan Ka Yan's phone
-GUARDIAN = "+85261230002"  # Wong Mei Ling, her guardian
+GUARDIAN = SPOUSE_MSISDN  # Wong Mei Ling, Chan Ka Yan's guardian
 OTHER_PARENT = "+85291230001"  # the owner: guardian of the other child, not of her
 STRANGER = "+85298765432"
-INITIAL, UPDATE, TERMINATION, EVENT = (
-    RequestType.INITIAL,
-    RequestType.UPDATE,
-    RequestType.TERMINATION,
-    RequestType.EVENT,
-)
 _sessions = itertools.count(1)
-
-
-class Now:
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
 
 
 class Child:

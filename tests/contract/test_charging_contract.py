@@ -12,15 +12,37 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from demo_charging import (
+    CHILD,
+    CHILD_MSISDN,
+    CHINA,
+    DATA,
+    EVENT,
+    GB,
+    GERMANY,
+    GREATER_CHINA,
+    INITIAL,
+    OWNER,
+    RULES,
+    SMS,
+    SPOUSE,
+    T0,
+    TABLET,
+    TEEN,
+    TERMINATION,
+    UNKNOWN,
+    UPDATE,
+    VOICE,
+    WATCH,
+    Now,
+)
 from famsim.demo import create_demo_family
-from famsim.domain.charging.grants import ChargingRules, Quantum
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
-from famsim.domain.units import HOME, Resource, Zone
+from famsim.domain.units import HOME
 from famsim.service import commands as c
 from famsim.service.charging import (
     ChargingAnswer,
@@ -33,45 +55,7 @@ from famsim.service.messagebus import MessageBus
 
 pytestmark = pytest.mark.integration
 
-DATA, VOICE, SMS = Resource.DATA, Resource.VOICE, Resource.SMS
-GREATER_CHINA = Zone("greater-china")
-RULES = ChargingRules(
-    quanta={DATA: Quantum(1_000_000, 60), VOICE: Quantum(60, 60), SMS: Quantum(1, 60)}
-)
-T0 = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
-GB = 10**9
-
-OWNER = "454001230000001"
-SPOUSE = "454001230000002"
-TEEN = "454001230000003"
-CHILD = "454001230000004"
-CHILD_MSISDN = "+85294560004"
-WATCH = "454001230000005"
-TABLET = "454001230000006"
-UNKNOWN = "454001239999999"
-CHINA = "46000"
-GERMANY = "26201"
-
-INITIAL, UPDATE, TERMINATION, EVENT = (
-    RequestType.INITIAL,
-    RequestType.UPDATE,
-    RequestType.TERMINATION,
-    RequestType.EVENT,
-)
 _sessions = itertools.count(1)
-
-
-class Now:
-    """A controllable now() for the charging service: aware UTC, moved by the test."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @dataclass

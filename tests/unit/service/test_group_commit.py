@@ -14,14 +14,28 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 
+from demo_charging import (
+    CHILD,
+    DATA,
+    EVENT,
+    INITIAL,
+    OWNER,
+    RULES,
+    SMS,
+    SPOUSE,
+    T0,
+    TEEN,
+    TERMINATION,
+    UPDATE,
+    VOICE,
+)
 from famsim.adapters.memory import MemoryStore, MemoryUnitOfWork
 from famsim.demo import create_demo_family
-from famsim.domain.charging.grants import ChargingRules, Quantum
 from famsim.domain.errors import FamsimError, InvalidAmount, InvalidIdentifier
 from famsim.domain.ids import FamilyId
 from famsim.domain.plan import Plan
@@ -39,23 +53,7 @@ from famsim.service.messagebus import MessageBus
 
 pytestmark = pytest.mark.unit
 
-DATA, VOICE, SMS = Resource.DATA, Resource.VOICE, Resource.SMS
-RULES = ChargingRules(
-    quanta={DATA: Quantum(1_000_000, 60), VOICE: Quantum(60, 60), SMS: Quantum(1, 60)}
-)
-T0 = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
 GUARD_S = 30  # a deadlock guard only: no assertion depends on how long anything takes
-
-OWNER = "454001230000001"
-SPOUSE = "454001230000002"
-TEEN = "454001230000003"
-CHILD = "454001230000004"
-INITIAL, UPDATE, TERMINATION, EVENT = (
-    RequestType.INITIAL,
-    RequestType.UPDATE,
-    RequestType.TERMINATION,
-    RequestType.EVENT,
-)
 
 
 class _Clock:
