@@ -209,17 +209,35 @@ class FamilyLedger:
                     total += rate.charge(counter.used).minor
         return total
 
-    def standing(self, member_id: MemberId, resource: Resource, zone: Zone) -> Standing:
+    def standing(
+        self,
+        member_id: MemberId,
+        resource: Resource,
+        zone: Zone,
+        *,
+        family_money: bool = True,
+        member_money: bool = True,
+    ) -> Standing:
+        """Where the member stands for (resource, zone).
+
+        The money figures sum every member's overage, so a caller that has no cap to check
+        them against may skip them (``family_money`` / ``member_money`` False: zero).
+        """
         key = (resource, zone)
         member = self.member(member_id)
+        currency = self.plan.currency
         return Standing(
             pool_total=self.plan.allowance(resource, zone),
             pool=self.pool(key).held(),
             member_pool=member.pool_counter(key).held(),
             member_overage=member.overage_counter(key).held(),
             member_tethered=member.tethered.held(),
-            family_overage_money=self.family_overage_money(),
-            member_overage_money=self.overage_money(member_id),
+            family_overage_money=(
+                self.family_overage_money() if family_money else Money.zero(currency)
+            ),
+            member_overage_money=(
+                self.overage_money(member_id) if member_money else Money.zero(currency)
+            ),
         )
 
     # ------------------------------------------------------------------ moving
@@ -251,7 +269,14 @@ class FamilyLedger:
                 plan=self.plan,
                 allocation=allocation,
                 family_money_cap=family_money_cap,
-                standing=self.standing(member_id, request.resource, request.zone),
+                standing=self.standing(
+                    member_id,
+                    request.resource,
+                    request.zone,
+                    # decide() reads the money only against a cap: none, no sums to make
+                    family_money=family_money_cap is not None,
+                    member_money=allocation.money_cap is not None,
+                ),
                 rules=rules,
             )
         if grant.units:
