@@ -481,11 +481,13 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("charging")
 def bench_charging(
-    ops: Annotated[int, typer.Option(help="Timed UPDATEs per run (at least 100).")] = 20_000,
-    families: Annotated[int, typer.Option(help="Families in the spread run (b).")] = 10_000,
-    in_flight: Annotated[int, typer.Option(help="Requests outstanding at once.")] = 256,
-    max_batch: Annotated[int, typer.Option(help="Most requests per transaction.")] = 64,
-    workers: Annotated[int, typer.Option(help="Worker processes on PostgreSQL.")] = 4,
+    ops: Annotated[int, typer.Option(min=100, help="Timed UPDATEs per run.")] = 20_000,
+    families: Annotated[
+        int, typer.Option(min=1, max=799_993, help="Families in the spread run (b).")
+    ] = 10_000,
+    in_flight: Annotated[int, typer.Option(min=1, help="Requests outstanding at once.")] = 256,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most requests per transaction.")] = 64,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes on PostgreSQL.")] = 4,
     postgres_url: Annotated[
         str,
         typer.Option(
