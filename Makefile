@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -q -n 2
 # Prefix for commands that need root (installing Debian packages).
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv postgres lint test demo bench format clean
+.PHONY: venv postgres tools lint test demo bench format clean
 
 venv: $(STAMP)
 
@@ -30,15 +30,20 @@ $(STAMP): pyproject.toml
 postgres:
 	bash scripts/ensure-postgres.sh
 
+# Command-line tools the tests drive: zbarimg (Debian's zbar-tools) decodes our QR codes.
+tools:
+	bash scripts/ensure-tools.sh
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The PostgreSQL tests fail rather than skip here: the gate must exercise both databases.
-test: venv postgres lint
-	FAMSIM_REQUIRE_POSTGRES=1 $(BIN)/pytest $(PYTEST_ARGS)
+# The PostgreSQL and zbarimg tests fail rather than skip here: the gate must exercise both
+# databases and decode the QR codes.
+test: venv postgres tools lint
+	FAMSIM_REQUIRE_POSTGRES=1 FAMSIM_REQUIRE_TOOLS=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv
 	mkdir -p var/demo
