@@ -26,3 +26,12 @@ INVALID_TRANSITION = StatusCode("8.2.1", "3.5", "Invalid Profile state transitio
 NO_PROFILE_OF_TYPE = StatusCode("8.2.5", "3.7", "No more Profile available for this type")
 MATCHING_ID_CONFLICT = StatusCode("8.2.6", "3.3", "Matching ID already in use")
 EID_DIFFERS = StatusCode("8.1.1", "3.10", "EID different from the one the order is for")
+
+# The device-side refusals (ES9+, the LPA's download functions in SGP.22 5.6), which the
+# built-in SM-DP+ uses for its simulated downloads. They are not in esim.md; taken from
+# SGP.22's ES9+ status tables.
+CONFIRMATION_CODE_REFUSED = StatusCode("8.2.7", "3.8", "Confirmation Code refused")
+CONFIRMATION_ATTEMPTS_EXCEEDED = StatusCode(
+    "8.2.7", "6.4", "Confirmation Code: maximum number of retries exceeded"
+)
+ORDER_EXPIRED = StatusCode("8.8.5", "4.10", "Download order: time to live expired")

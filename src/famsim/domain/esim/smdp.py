@@ -1,0 +1,316 @@
+"""The built-in SM-DP+'s rules: its profile inventory and the ES2+ functions on it.
+
+What an SM-DP+ must do, independent of HTTP and storage: hand out a profile of the
+ordered type (or the ICCID asked for), link it to a device's EID, confirm it with a
+matching ID and an optional confirmation code (kept only as SHA-256, with a limit on wrong
+attempts), release it, let the device download and install it before the order expires,
+and cancel what is not yet downloaded. Every refusal carries the ES2+ status code the
+spec gives (``shared/docs/esim.md``), so the HTTP layer only translates.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from famsim.domain.errors import FamsimError, InvalidInput
+from famsim.domain.esim.activation_code import (
+    ActivationCode,
+    confirmation_code_hash,
+    new_matching_id,
+)
+from famsim.domain.esim.profile_state import ProfileAction, ProfileState, next_state
+from famsim.domain.esim.status import (
+    CONFIRMATION_ATTEMPTS_EXCEEDED,
+    CONFIRMATION_CODE_REFUSED,
+    EID_DIFFERS,
+    MATCHING_ID_CONFLICT,
+    NO_PROFILE_OF_TYPE,
+    ORDER_EXPIRED,
+    PROFILE_IN_USE,
+    PROFILE_UNKNOWN,
+    StatusCode,
+)
+from famsim.domain.identifiers import Eid, Iccid
+
+DEFAULT_ORDER_VALIDITY = timedelta(days=7)
+DEFAULT_CONFIRMATION_ATTEMPTS = 3
+
+
+class SmdpRefusal(FamsimError):
+    """An ES2+ function the SM-DP+ refuses; ``status`` is the spec's subject/reason code."""
+
+    def __init__(self, status: StatusCode, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class FinalStatus(StrEnum):
+    """CancelOrder's finalProfileStatusIndicator: back to the inventory, or retired."""
+
+    AVAILABLE = "Available"
+    UNAVAILABLE = "Unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: datetime
+    action: ProfileAction
+    before: ProfileState
+    after: ProfileState
+
+
+@dataclass(slots=True)
+class SmdpProfile:
+    """One profile in the SM-DP+'s inventory and where it is in its life."""
+
+    iccid: Iccid
+    profile_type: str
+    state: ProfileState = ProfileState.AVAILABLE
+    eid: Eid | None = None
+    matching_id: str | None = None
+    confirmation_code_sha256: str | None = None
+    failed_confirmations: int = 0
+    order_expires_at: datetime | None = None
+    history: list[Transition] = field(default_factory=list)
+
+    def move(self, action: ProfileAction, at: datetime) -> ProfileState:
+        before = self.state
+        self.state = next_state(str(self.iccid), before, action)
+        self.history.append(Transition(at, action, before, self.state))
+        return self.state
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """ConfirmOrder's answer: what the operator turns into an activation code."""
+
+    eid: Eid | None
+    matching_id: str
+    smdp_address: str
+    activation_code: ActivationCode
+
+
+class SmdpInventory:
+    """Profiles by ICCID; every ES2+ function and device step as a method."""
+
+    def __init__(
+        self,
+        smdp_address: str,
+        *,
+        order_validity: timedelta = DEFAULT_ORDER_VALIDITY,
+        confirmation_attempts: int = DEFAULT_CONFIRMATION_ATTEMPTS,
+    ) -> None:
+        if confirmation_attempts < 1:
+            raise InvalidInput("at least one confirmation attempt must be allowed")
+        self.smdp_address = ActivationCode(smdp_address, "").smdp_address  # checked once
+        self.order_validity = order_validity
+        self.confirmation_attempts = confirmation_attempts
+        self.profiles: dict[Iccid, SmdpProfile] = {}
+
+    # ------------------------------------------------------------------ inventory
+    def add(self, iccid: Iccid, profile_type: str) -> SmdpProfile:
+        kind = profile_type.strip()
+        if not kind:
+            raise InvalidInput("a profile needs a profile type")
+        if iccid in self.profiles:
+            raise SmdpRefusal(PROFILE_IN_USE, f"profile {iccid} is already in the inventory")
+        profile = SmdpProfile(iccid, kind)
+        self.profiles[iccid] = profile
+        return profile
+
+    def available(self, profile_type: str) -> int:
+        return sum(
+            1
+            for p in self.profiles.values()
+            if p.profile_type == profile_type and p.state is ProfileState.AVAILABLE
+        )
+
+    # ------------------------------------------------------------------ ES2+ functions
+    def download_order(
+        self,
+        *,
+        now: datetime,
+        eid: Eid | None = None,
+        iccid: Iccid | None = None,
+        profile_type: str | None = None,
+    ) -> SmdpProfile:
+        """Reserve a profile: the ICCID asked for, or the first available of the type."""
+        if iccid is not None:
+            profile = self._profile(iccid)
+            if profile_type is not None and profile.profile_type != profile_type:
+                raise SmdpRefusal(
+                    NO_PROFILE_OF_TYPE,
+                    f"profile {iccid} is of type {profile.profile_type!r}, not {profile_type!r}",
+                )
+            if profile.state is not ProfileState.AVAILABLE:
+                raise SmdpRefusal(
+                    PROFILE_IN_USE, f"profile {iccid} is {profile.state.value}, not Available"
+                )
+        elif profile_type is not None:
+            candidates = sorted(
+                (
+                    p
+                    for p in self.profiles.values()
+                    if p.profile_type == profile_type and p.state is ProfileState.AVAILABLE
+                ),
+                key=lambda p: str(p.iccid),
+            )
+            if not candidates:
+                raise SmdpRefusal(
+                    NO_PROFILE_OF_TYPE, f"no profile of type {profile_type!r} is available"
+                )
+            profile = candidates[0]
+        else:
+            raise InvalidInput("DownloadOrder needs an ICCID or a profile type")
+        profile.move(ProfileAction.ORDER_FOR_EID if eid else ProfileAction.ORDER, now)
+        profile.eid = eid
+        profile.order_expires_at = now + self.order_validity
+        return profile
+
+    def confirm_order(
+        self,
+        *,
+        now: datetime,
+        iccid: Iccid,
+        release: bool,
+        eid: Eid | None = None,
+        matching_id: str | None = None,
+        confirmation_code: str | None = None,
+    ) -> Confirmation:
+        """Confirm an order: bind the EID, fix the matching ID, keep the code's hash."""
+        profile = self._profile(iccid)
+        self._check_eid(profile, eid)
+        wanted = ActivationCode(self.smdp_address, matching_id or "").matching_id
+        if wanted:
+            holder = self._by_matching_id(wanted)
+            if holder is not None and holder is not profile:
+                raise SmdpRefusal(
+                    MATCHING_ID_CONFLICT, f"matching ID {wanted} belongs to another order"
+                )
+        action = ProfileAction.CONFIRM_AND_RELEASE if release else ProfileAction.CONFIRM
+        profile.move(action, now)
+        profile.eid = eid or profile.eid
+        profile.matching_id = wanted or self._fresh_matching_id()
+        if confirmation_code:
+            profile.confirmation_code_sha256 = confirmation_code_hash(confirmation_code)
+        profile.failed_confirmations = 0
+        profile.order_expires_at = now + self.order_validity
+        code = ActivationCode(
+            self.smdp_address,
+            profile.matching_id,
+            confirmation_code_required=profile.confirmation_code_sha256 is not None,
+        )
+        return Confirmation(profile.eid, profile.matching_id, self.smdp_address, code)
+
+    def release_profile(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        profile = self._profile(iccid)
+        profile.move(ProfileAction.RELEASE, now)
+        return profile
+
+    def cancel_order(
+        self,
+        *,
+        now: datetime,
+        iccid: Iccid,
+        final: FinalStatus,
+        eid: Eid | None = None,
+        matching_id: str | None = None,
+    ) -> SmdpProfile:
+        """Give an order up; an Available profile goes back to the inventory, cleared."""
+        profile = self._profile(iccid)
+        self._check_eid(profile, eid)
+        if matching_id is not None and profile.matching_id not in (None, matching_id.upper()):
+            raise SmdpRefusal(
+                MATCHING_ID_CONFLICT, f"matching ID {matching_id} is not this order's"
+            )
+        action = (
+            ProfileAction.CANCEL_TO_AVAILABLE
+            if final is FinalStatus.AVAILABLE
+            else ProfileAction.CANCEL_TO_UNAVAILABLE
+        )
+        profile.move(action, now)
+        profile.eid = profile.matching_id = profile.confirmation_code_sha256 = None
+        profile.failed_confirmations = 0
+        profile.order_expires_at = None
+        return profile
+
+    # ------------------------------------------------------------------ the device's side
+    def download(
+        self,
+        *,
+        now: datetime,
+        matching_id: str,
+        eid: Eid,
+        confirmation_code: str | None = None,
+    ) -> SmdpProfile:
+        """A device asks for the profile of an activation code (simulated LPA download).
+
+        Refused, and the profile put in Error, when the order has expired or when the
+        confirmation code was wrong too many times; a wrong code below the limit is refused
+        and counted, the profile stays Released.
+        """
+        profile = self._by_matching_id(matching_id.strip().upper())
+        if profile is None:
+            raise SmdpRefusal(PROFILE_UNKNOWN, f"no order has matching ID {matching_id!r}")
+        self._check_eid(profile, eid)
+        if profile.state is not ProfileState.RELEASED:
+            profile.move(ProfileAction.DOWNLOAD, now)  # raises the invalid transition
+        if profile.order_expires_at is not None and now >= profile.order_expires_at:
+            profile.move(ProfileAction.FAIL, now)
+            raise SmdpRefusal(ORDER_EXPIRED, f"the order for {profile.iccid} has expired")
+        if profile.confirmation_code_sha256 is not None:
+            given = confirmation_code_hash(confirmation_code or "")
+            if not hmac.compare_digest(given, profile.confirmation_code_sha256):
+                profile.failed_confirmations += 1
+                attempts = f"{profile.failed_confirmations} of {self.confirmation_attempts}"
+                if profile.failed_confirmations >= self.confirmation_attempts:
+                    profile.move(ProfileAction.FAIL, now)
+                    raise SmdpRefusal(
+                        CONFIRMATION_ATTEMPTS_EXCEEDED,
+                        f"wrong confirmation code for {profile.iccid} ({attempts} attempts): "
+                        "the profile is in Error",
+                    )
+                raise SmdpRefusal(
+                    CONFIRMATION_CODE_REFUSED,
+                    f"wrong confirmation code for {profile.iccid} ({attempts} attempts)",
+                )
+        profile.move(ProfileAction.DOWNLOAD, now)
+        profile.eid = eid
+        return profile
+
+    def install(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        profile = self._profile(iccid)
+        profile.move(ProfileAction.INSTALL, now)
+        return profile
+
+    def fail(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        """The download or the installation failed, or the user refused the profile."""
+        profile = self._profile(iccid)
+        profile.move(ProfileAction.FAIL, now)
+        return profile
+
+    # ------------------------------------------------------------------ helpers
+    def _profile(self, iccid: Iccid) -> SmdpProfile:
+        profile = self.profiles.get(iccid)
+        if profile is None:
+            raise SmdpRefusal(PROFILE_UNKNOWN, f"profile {iccid} is not in the inventory")
+        return profile
+
+    def _by_matching_id(self, matching_id: str) -> SmdpProfile | None:
+        return next((p for p in self.profiles.values() if p.matching_id == matching_id), None)
+
+    def _fresh_matching_id(self) -> str:
+        while True:
+            candidate = new_matching_id()
+            if self._by_matching_id(candidate) is None:
+                return candidate
+
+    @staticmethod
+    def _check_eid(profile: SmdpProfile, eid: Eid | None) -> None:
+        if eid is not None and profile.eid is not None and eid != profile.eid:
+            raise SmdpRefusal(
+                EID_DIFFERS, f"profile {profile.iccid} is linked to another device (EID)"
+            )
