@@ -18,6 +18,7 @@ from typing import Any, Self
 
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
+from famsim.domain.esim.smdp import SmdpProfile
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
@@ -301,3 +302,27 @@ class MemoryUnitOfWork:
 
 def _differs(a: Family, b: Family) -> bool:
     return vars(a) | {"version": 0} != vars(b) | {"version": 0}
+
+
+class MemorySmdpStore:
+    """The SM-DP+ store in memory: profiles deep-copied in and out, like a database."""
+
+    def __init__(self) -> None:
+        self._profiles: dict[Iccid, SmdpProfile] = {}
+        self.saves = 0
+
+    def load(self) -> list[SmdpProfile]:
+        return [
+            copy.deepcopy(p) for _, p in sorted(self._profiles.items(), key=lambda i: str(i[0]))
+        ]
+
+    def save(self, profiles: Sequence[SmdpProfile], logged: dict[Iccid, int]) -> None:
+        for profile in profiles:
+            stored = self._profiles.get(profile.iccid)
+            if (
+                stored is not None
+                and stored.history != profile.history[: logged.get(profile.iccid, 0)]
+            ):
+                raise AssertionError(f"the state log of {profile.iccid} was rewritten")
+            self._profiles[profile.iccid] = copy.deepcopy(profile)
+        self.saves += 1

@@ -17,6 +17,7 @@ from typing import Any, Protocol, Self
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict, NotFound
+from famsim.domain.esim.smdp import SmdpProfile
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
@@ -186,3 +187,20 @@ class UnitOfWork(Protocol):
 
 class Clock(Protocol):
     def today(self) -> date: ...
+
+
+class SmdpStore(Protocol):
+    """Where the built-in SM-DP+ keeps its profiles (famsim's database, or memory in tests).
+
+    The SM-DP+ holds its inventory in memory and writes each call's changes through, so the
+    store needs only to read everything once and to save what a call touched, atomically.
+    """
+
+    def load(self) -> list[SmdpProfile]:
+        """Every profile with its full state log, oldest change first."""
+        ...
+
+    def save(self, profiles: Sequence[SmdpProfile], logged: dict[Iccid, int]) -> None:
+        """Insert or update these profiles and append their state changes after the first
+        ``logged[iccid]`` already stored, in one transaction."""
+        ...

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.dml import Insert
 
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
+from famsim.adapters.sql.rows import upsert
 from famsim.domain.charging.ledger import (
     Changes,
     Counter,
@@ -35,20 +34,6 @@ from famsim.domain.units import Resource, Zone
 from famsim.service.ports import ChargingStamp
 
 POOL_SCOPE = ""
-
-
-def _upsert(dialect: str, table: Table, columns: Sequence[str]) -> Insert:
-    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET *columns* (SQLite and PostgreSQL)."""
-    keys = [c.name for c in table.primary_key.columns]
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=keys, set_={name: pg.excluded[name] for name in columns}
-        )
-    lite = sqlite.insert(table)
-    return lite.on_conflict_do_update(
-        index_elements=keys, set_={name: lite.excluded[name] for name in columns}
-    )
 
 
 _STAMPS = (
@@ -270,17 +255,17 @@ def _bulk_statement(dialect: Dialect, which: str) -> BulkStatement:
         all_of = [c.name for c in t.charging_counters.columns]
         if which == "counters":
             made = compile_bulk(
-                _upsert(name, t.charging_counters, ("used", "reserved")), dialect, all_of
+                upsert(name, t.charging_counters, ("used", "reserved")), dialect, all_of
             )
         elif which == "money":
             made = compile_bulk(
-                _upsert(name, t.charging_money, ("overage_reserved_minor",)),
+                upsert(name, t.charging_money, ("overage_reserved_minor",)),
                 dialect,
                 [c.name for c in t.charging_money.columns],
             )
         elif which == "reservations":
             made = compile_bulk(
-                _upsert(name, t.reservations, _RESERVATION_COLUMNS),
+                upsert(name, t.reservations, _RESERVATION_COLUMNS),
                 dialect,
                 [c.name for c in t.reservations.columns],
             )

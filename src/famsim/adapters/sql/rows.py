@@ -7,10 +7,12 @@ tables whose rows may disappear, deletes) only what changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 Row = dict[str, Any]
 Rows = dict[tuple[Any, ...], Row]
@@ -43,3 +45,17 @@ def delete_missing(connection: Connection, table: Table, before: Rows, after: Ro
 
 def _match(table: Table, key: tuple[Any, ...]) -> list[Any]:
     return [table.c[name] == value for name, value in zip(primary_key(table), key, strict=True)]
+
+
+def upsert(dialect: str, table: Table, columns: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET *columns* (SQLite and PostgreSQL)."""
+    keys = [c.name for c in table.primary_key.columns]
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=keys, set_={name: pg.excluded[name] for name in columns}
+        )
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=keys, set_={name: lite.excluded[name] for name in columns}
+    )

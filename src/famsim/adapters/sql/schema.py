@@ -315,3 +315,30 @@ outbox = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("delivered_at", UtcDateTime(), nullable=True),
 )
+
+# The built-in SM-DP+'s inventory (famsim smdp serve): one row per profile and the log of
+# its state changes. A real SM-DP+ keeps its own; these serve the simulator only.
+smdp_profiles = Table(
+    "smdp_profiles",
+    metadata,
+    Column("iccid", String(20), primary_key=True),
+    Column("profile_type", String(64), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("eid", String(32), nullable=True),
+    Column("matching_id", String(255), nullable=True, unique=True),
+    Column("confirmation_code_sha256", String(64), nullable=True),
+    Column("failed_confirmations", Integer, nullable=False),
+    Column("order_expires_at", UtcDateTime(), nullable=True),
+)
+
+smdp_transitions = Table(
+    "smdp_transitions",
+    metadata,
+    Column("iccid", String(20), ForeignKey("smdp_profiles.iccid"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("before", String(16), nullable=False),
+    Column("after", String(16), nullable=False),
+    PrimaryKeyConstraint("iccid", "seq"),
+)

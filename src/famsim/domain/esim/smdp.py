@@ -109,6 +109,9 @@ class SmdpInventory:
         self.order_validity = order_validity
         self.confirmation_attempts = confirmation_attempts
         self.profiles: dict[Iccid, SmdpProfile] = {}
+        self.touched: set[Iccid] = set()
+        """Profiles a call looked at or changed since the owner last cleared this: storage
+        saves them, refused calls included (a wrong confirmation code still counts)."""
 
     # ------------------------------------------------------------------ inventory
     def add(self, iccid: Iccid, profile_type: str) -> SmdpProfile:
@@ -119,6 +122,7 @@ class SmdpInventory:
             raise SmdpRefusal(PROFILE_IN_USE, f"profile {iccid} is already in the inventory")
         profile = SmdpProfile(iccid, kind)
         self.profiles[iccid] = profile
+        self.touched.add(iccid)
         return profile
 
     def available(self, profile_type: str) -> int:
@@ -163,6 +167,7 @@ class SmdpInventory:
                     NO_PROFILE_OF_TYPE, f"no profile of type {profile_type!r} is available"
                 )
             profile = candidates[0]
+            self.touched.add(profile.iccid)
         else:
             raise InvalidInput("DownloadOrder needs an ICCID or a profile type")
         profile.move(ProfileAction.ORDER_FOR_EID if eid else ProfileAction.ORDER, now)
@@ -297,10 +302,14 @@ class SmdpInventory:
         profile = self.profiles.get(iccid)
         if profile is None:
             raise SmdpRefusal(PROFILE_UNKNOWN, f"profile {iccid} is not in the inventory")
+        self.touched.add(iccid)
         return profile
 
     def _by_matching_id(self, matching_id: str) -> SmdpProfile | None:
-        return next((p for p in self.profiles.values() if p.matching_id == matching_id), None)
+        found = next((p for p in self.profiles.values() if p.matching_id == matching_id), None)
+        if found is not None:
+            self.touched.add(found.iccid)
+        return found
 
     def _fresh_matching_id(self) -> str:
         while True:
