@@ -1,0 +1,167 @@
+"""The built-in SM-DP+ over HTTP: the ES2+ functions as SGP.22 gives them.
+
+``POST /gsma/rsp2/es2plus/{downloadOrder,confirmOrder,cancelOrder,releaseProfile}`` with
+JSON bodies and the ``X-Admin-Protocol: gsma/rsp/v2.x.y`` header. A function that ran
+answers HTTP 200 whether it worked or not: the outcome is in
+``header.functionExecutionStatus`` (``Executed-Success``, or ``Failed`` with the spec's
+``statusCodeData``). A request that is not ES2+ at all (no or another protocol header, a
+body that is not the function's JSON) gets HTTP 400 with a message naming the problem,
+never a 500: a client written to the spec never sends one, and a person debugging a
+client needs to know what to fix.
+
+The app is built here, in the adapters, and handed out by :mod:`famsim.bootstrap`; the
+command line only serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from famsim.adapters.es2plus.messages import (
+    ADMIN_PROTOCOL,
+    ADMIN_PROTOCOL_HEADER,
+    PATHS,
+    CancelOrderRequest,
+    ConfirmOrderRequest,
+    ConfirmOrderResponse,
+    DownloadOrderRequest,
+    DownloadOrderResponse,
+    Es2MessageError,
+    Es2Request,
+    Es2Response,
+    ReleaseProfileRequest,
+    dump,
+    failure_header,
+    is_supported_protocol,
+    parse,
+    success_header,
+    to_eid,
+    to_iccid,
+)
+from famsim.domain.errors import InvalidInput
+from famsim.domain.esim.profile_state import InvalidStateTransition
+from famsim.domain.esim.smdp import FinalStatus, SmdpInventory, SmdpRefusal
+from famsim.service.smdp import SmdpService
+
+R = TypeVar("R", bound=Es2Request)
+JSON = "application/json"
+
+
+def create_smdp_app(service: SmdpService) -> FastAPI:
+    """An ASGI app serving ES2+ on *service*'s inventory."""
+    app = FastAPI(
+        title="famsim built-in SM-DP+ (ES2+)",
+        description="GSMA SGP.22 ES2+ functions of famsim's SM-DP+ simulator.",
+        openapi_url=None,  # ES2+ is specified by SGP.22, not by an OpenAPI document
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    async def read(request: Request, model: type[R]) -> R | Response:
+        protocol = request.headers.get(ADMIN_PROTOCOL_HEADER)
+        if protocol is None or not is_supported_protocol(protocol):
+            return _bad_request(
+                f"{ADMIN_PROTOCOL_HEADER} must be gsma/rsp/v2.x.y (e.g. {ADMIN_PROTOCOL}), "
+                f"not {protocol!r}"
+            )
+        try:
+            return parse(model, await request.body())
+        except Es2MessageError as exc:
+            return _bad_request(str(exc))
+
+    async def answer(call: Callable[[SmdpInventory, datetime], Es2Response]) -> Response:
+        try:
+            # The inventory's lock and the database write block: keep them off the loop.
+            result = await run_in_threadpool(service.run, call)
+        except (SmdpRefusal, InvalidStateTransition) as exc:
+            result = Es2Response(header=failure_header(exc.status, str(exc)))
+        except InvalidInput as exc:  # a value the wire format allows but the SM-DP+ cannot use
+            return _bad_request(str(exc))
+        return Response(dump(result), media_type=JSON, headers=_protocol_header())
+
+    @app.post(PATHS["downloadOrder"])
+    async def download_order(request: Request) -> Response:
+        body = await read(request, DownloadOrderRequest)
+        if isinstance(body, Response):
+            return body
+
+        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
+            profile = inventory.download_order(
+                now=now,
+                eid=to_eid(body.eid) if body.eid else None,
+                iccid=to_iccid(body.iccid) if body.iccid else None,
+                profile_type=body.profileType,
+            )
+            return DownloadOrderResponse(header=success_header(), iccid=str(profile.iccid))
+
+        return await answer(call)
+
+    @app.post(PATHS["confirmOrder"])
+    async def confirm_order(request: Request) -> Response:
+        body = await read(request, ConfirmOrderRequest)
+        if isinstance(body, Response):
+            return body
+
+        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
+            confirmation = inventory.confirm_order(
+                now=now,
+                iccid=to_iccid(body.iccid),
+                release=body.releaseFlag,
+                eid=to_eid(body.eid) if body.eid else None,
+                matching_id=body.matchingId,
+                confirmation_code=body.confirmationCode,
+            )
+            return ConfirmOrderResponse(
+                header=success_header(),
+                eid=str(confirmation.eid) if confirmation.eid else None,
+                matchingId=confirmation.matching_id,
+                smdpAddress=confirmation.smdp_address,
+            )
+
+        return await answer(call)
+
+    @app.post(PATHS["cancelOrder"])
+    async def cancel_order(request: Request) -> Response:
+        body = await read(request, CancelOrderRequest)
+        if isinstance(body, Response):
+            return body
+
+        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
+            inventory.cancel_order(
+                now=now,
+                iccid=to_iccid(body.iccid),
+                final=FinalStatus(body.finalProfileStatusIndicator),
+                eid=to_eid(body.eid) if body.eid else None,
+                matching_id=body.matchingId,
+            )
+            return Es2Response(header=success_header())
+
+        return await answer(call)
+
+    @app.post(PATHS["releaseProfile"])
+    async def release_profile(request: Request) -> Response:
+        body = await read(request, ReleaseProfileRequest)
+        if isinstance(body, Response):
+            return body
+
+        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
+            inventory.release_profile(now=now, iccid=to_iccid(body.iccid))
+            return Es2Response(header=success_header())
+
+        return await answer(call)
+
+    return app
+
+
+def _protocol_header() -> dict[str, str]:
+    return {ADMIN_PROTOCOL_HEADER: ADMIN_PROTOCOL}
+
+
+def _bad_request(message: str) -> Response:
+    return JSONResponse({"message": message}, status_code=400, headers=_protocol_header())
