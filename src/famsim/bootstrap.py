@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from famsim.domain.plan import Plan
 from famsim.service.charging import ChargingService
 from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, UnitOfWork
+from famsim.service.smdp import SmdpService
 
 
 class NotInitialised(FamsimError):
@@ -80,6 +82,20 @@ class App:
     def read_catalog(self, path: Path | None = None) -> list[Plan]:
         """Parse a catalog file (the configured one, or the shipped sample)."""
         return catalog.load_catalog(path or self.settings.catalog or catalog.sample_catalog_path())
+
+    def smdp(self) -> SmdpService:
+        """The built-in SM-DP+ on this database (its inventory read once, written through)."""
+        from famsim.adapters.sql.smdp_store import SqlSmdpStore
+
+        return SmdpService(
+            SqlSmdpStore(self.engine), self.settings.smdp_address, lambda: datetime.now(UTC)
+        )
+
+    def smdp_http_app(self, service: SmdpService) -> Any:
+        """The SM-DP+'s ES2+ endpoints as an ASGI app, for a server such as uvicorn."""
+        from famsim.adapters.smdp_http import create_smdp_app  # FastAPI: only when served
+
+        return create_smdp_app(service)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     catalog: Path | None = None
     """Plan catalog (TOML) that ``famsim init`` loads; unset means the shipped sample."""
 
+    smdp_address: str = "smdp.famsim.localhost"
+    """The built-in SM-DP+'s host name, as activation codes carry it (an FQDN)."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -6,6 +6,7 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ import typer
 from famsim.bootstrap import App, bootstrap
 from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.errors import InvalidInput
+from famsim.domain.esim.smdp import SmdpInventory
+from famsim.domain.identifiers import Iccid
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
@@ -513,3 +516,72 @@ def bench_charging(
         f"--postgres-url={postgres_url}",
     ]
     bench_main([*argv, "--skip-sqlite"] if skip_sqlite else argv)
+
+
+# --------------------------------------------------------------------------- smdp
+smdp_app = typer.Typer(
+    help="The built-in SM-DP+ (ES2+ simulator): stock, list, serve.", no_args_is_help=True
+)
+app.add_typer(smdp_app, name="smdp")
+
+
+@smdp_app.command("stock")
+def smdp_stock(
+    profile_type: Annotated[str, typer.Option("--type", help="Profile type, e.g. phone-5g.")],
+    first_iccid: Annotated[str, typer.Option(help="ICCID of the first profile.")],
+    count: Annotated[int, typer.Option(min=1, max=100_000, help="How many profiles.")] = 1,
+) -> None:
+    """Add COUNT profiles of a type, with consecutive ICCIDs from FIRST_ICCID, all or none."""
+    start = Iccid.parse(first_iccid)
+    body = start.digits[:-1]
+    iccids = [Iccid.from_body(str(int(body) + n).zfill(len(body))) for n in range(count)]
+    with _app() as famsim:
+        smdp = famsim.smdp()
+
+        def add_all(inventory: SmdpInventory, _: object) -> None:
+            taken = [i for i in iccids if i in inventory.profiles]
+            if taken:
+                raise InvalidInput(f"ICCID {taken[0]} is already in the SM-DP+ inventory")
+            for iccid in iccids:
+                inventory.add(iccid, profile_type)
+
+        smdp.run(add_all)
+    render.console.print(
+        f"added {count} {profile_type.strip()} profile(s): {iccids[0]} .. {iccids[-1]}"
+    )
+
+
+@smdp_app.command("list")
+def smdp_list(as_json: JsonOption = False) -> None:
+    """Profiles of the built-in SM-DP+ by type and state."""
+    with _app() as famsim:
+        counts = famsim.smdp().run(
+            lambda inventory, _: Counter(
+                (p.profile_type, p.state.value) for p in inventory.profiles.values()
+            )
+        )
+    rows = [
+        {"profile_type": kind, "state": state, "profiles": n}
+        for (kind, state), n in sorted(counts.items())
+    ]
+    if as_json:
+        render.print_json(rows)
+        return
+    render.smdp_inventory(rows)
+
+
+@smdp_app.command("serve")
+def smdp_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8700,
+) -> None:
+    """Serve ES2+ (plain HTTP: put TLS in front, or keep it on loopback)."""
+    import uvicorn  # only when serving
+
+    with _app() as famsim:
+        service = famsim.smdp()
+        render.console.print(
+            f"famsim SM-DP+ {service.smdp_address}: ES2+ on http://{host}:{port}"
+            "/gsma/rsp2/es2plus/ (Ctrl-C stops)"
+        )
+        uvicorn.run(famsim.smdp_http_app(service), host=host, port=port, log_level="warning")

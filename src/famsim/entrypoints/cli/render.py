@@ -163,3 +163,14 @@ def _safety_table(family: dict[str, Any]) -> None:
             "\n".join(allocation["quiet_hours"]) or "-",
         )
     console.print(table)
+
+
+def smdp_inventory(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="SM-DP+ inventory", title_justify="left")
+    for column in ("profile type", "state", "profiles"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["profile_type"], row["state"], str(row["profiles"]))
+    console.print(table)
+    if not rows:
+        console.print("No profiles yet: add some with `famsim smdp stock`.")
