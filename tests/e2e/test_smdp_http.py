@@ -7,36 +7,29 @@ than to our client. SQLite store, so the inventory is real and survives the serv
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from famsim.adapters.smdp_http import create_smdp_app
-from famsim.adapters.sql.smdp_store import SqlSmdpStore
-from famsim.bootstrap import bootstrap
-from famsim.config import Settings
-from famsim.domain.identifiers import Eid, Iccid
+import smdp_server
+from famsim.domain.identifiers import Iccid
 from famsim.service.smdp import SmdpService
+from smdp_server import serving
 
 pytestmark = pytest.mark.e2e
 
 BASE = "/gsma/rsp2/es2plus/"
 HEADERS = {"X-Admin-Protocol": "gsma/rsp/v2.2.0", "Content-Type": "application/json"}
-PHONE = str(Eid.from_body("890490320000300000000000000001"[:30]))
-OTHER = str(Eid.from_body("890490320000300000000000000002"[:30]))
+PHONE = str(smdp_server.PHONE)
+OTHER = str(smdp_server.OTHER)
 _calls = iter(range(1, 10**6))
 
 
 def iccid(n: int) -> str:
-    return str(Iccid.from_body(f"898520000123{n:06d}"))
+    return str(smdp_server.iccid(n))
 
 
 def header() -> dict[str, str]:
@@ -70,42 +63,13 @@ def status(answer: dict[str, Any]) -> tuple[str, str | None, str | None]:
     return execution["status"], data.get("subjectCode"), data.get("reasonCode")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def smdp(sqlite_url: str, tmp_path: Path) -> Iterator[Smdp]:
-    app = bootstrap(Settings(database_url=sqlite_url, data_dir=tmp_path))
-    app.initialise()
-    service = SmdpService(
-        SqlSmdpStore(app.engine),
-        "smdp.famsim.test",
-        lambda: datetime.now(UTC),
-        order_validity=timedelta(hours=1),
-    )
-    for n in range(3):
-        service.run(lambda inv, _, n=n: inv.add(Iccid.parse(iccid(n)), "phone-5g"))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_smdp_app(service), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20  # a start-up guard, not a timing assertion
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield Smdp(client, service)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.close()
+    with (
+        serving(sqlite_url, tmp_path) as (base_url, service),
+        httpx.Client(base_url=base_url, timeout=10) as client,
+    ):
+        yield Smdp(client, service)
 
 
 def test_an_order_from_download_order_to_release(smdp: Smdp) -> None:
