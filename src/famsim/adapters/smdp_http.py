@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from fastapi import FastAPI, Request
@@ -63,100 +64,87 @@ def create_smdp_app(service: SmdpService) -> FastAPI:
         redoc_url=None,
     )
 
-    async def read(request: Request, model: type[R]) -> R | Response:
-        protocol = request.headers.get(ADMIN_PROTOCOL_HEADER)
-        if protocol is None or not is_supported_protocol(protocol):
-            return _bad_request(
-                f"{ADMIN_PROTOCOL_HEADER} must be gsma/rsp/v2.x.y (e.g. {ADMIN_PROTOCOL}), "
-                f"not {protocol!r}"
-            )
-        try:
-            return parse(model, await request.body())
-        except Es2MessageError as exc:
-            return _bad_request(str(exc))
+    def function(
+        name: str, model: type[R], run: Callable[[R, SmdpInventory, datetime], Es2Response]
+    ) -> None:
+        """Serve one ES2+ function: check the protocol, read the body, run, answer."""
 
-    async def answer(call: Callable[[SmdpInventory, datetime], Es2Response]) -> Response:
-        try:
-            # The inventory's lock and the database write block: keep them off the loop.
-            result = await run_in_threadpool(service.run, call)
-        except (SmdpRefusal, InvalidStateTransition) as exc:
-            result = Es2Response(header=failure_header(exc.status, str(exc)))
-        except InvalidInput as exc:  # a value the wire format allows but the SM-DP+ cannot use
-            return _bad_request(str(exc))
-        return Response(dump(result), media_type=JSON, headers=_protocol_header())
+        async def endpoint(request: Request) -> Response:
+            protocol = request.headers.get(ADMIN_PROTOCOL_HEADER)
+            if protocol is None or not is_supported_protocol(protocol):
+                return _bad_request(
+                    f"{ADMIN_PROTOCOL_HEADER} must be gsma/rsp/v2.x.y (e.g. {ADMIN_PROTOCOL}), "
+                    f"not {protocol!r}"
+                )
+            try:
+                body = parse(model, await request.body())
+            except Es2MessageError as exc:
+                return _bad_request(str(exc))
+            try:
+                # The inventory's lock and the database write block: keep them off the loop.
+                result = await run_in_threadpool(service.run, partial(run, body))
+            except (SmdpRefusal, InvalidStateTransition) as exc:
+                result = Es2Response(header=failure_header(exc.status, str(exc)))
+            except InvalidInput as exc:  # allowed by the wire format, unusable by the SM-DP+
+                return _bad_request(str(exc))
+            return Response(dump(result), media_type=JSON, headers=_protocol_header())
 
-    @app.post(PATHS["downloadOrder"])
-    async def download_order(request: Request) -> Response:
-        body = await read(request, DownloadOrderRequest)
-        if isinstance(body, Response):
-            return body
+        app.add_api_route(PATHS[name], endpoint, methods=["POST"], name=name)
 
-        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
-            profile = inventory.download_order(
-                now=now,
-                eid=to_eid(body.eid) if body.eid else None,
-                iccid=to_iccid(body.iccid) if body.iccid else None,
-                profile_type=body.profileType,
-            )
-            return DownloadOrderResponse(header=success_header(), iccid=str(profile.iccid))
-
-        return await answer(call)
-
-    @app.post(PATHS["confirmOrder"])
-    async def confirm_order(request: Request) -> Response:
-        body = await read(request, ConfirmOrderRequest)
-        if isinstance(body, Response):
-            return body
-
-        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
-            confirmation = inventory.confirm_order(
-                now=now,
-                iccid=to_iccid(body.iccid),
-                release=body.releaseFlag,
-                eid=to_eid(body.eid) if body.eid else None,
-                matching_id=body.matchingId,
-                confirmation_code=body.confirmationCode,
-            )
-            return ConfirmOrderResponse(
-                header=success_header(),
-                eid=str(confirmation.eid) if confirmation.eid else None,
-                matchingId=confirmation.matching_id,
-                smdpAddress=confirmation.smdp_address,
-            )
-
-        return await answer(call)
-
-    @app.post(PATHS["cancelOrder"])
-    async def cancel_order(request: Request) -> Response:
-        body = await read(request, CancelOrderRequest)
-        if isinstance(body, Response):
-            return body
-
-        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
-            inventory.cancel_order(
-                now=now,
-                iccid=to_iccid(body.iccid),
-                final=FinalStatus(body.finalProfileStatusIndicator),
-                eid=to_eid(body.eid) if body.eid else None,
-                matching_id=body.matchingId,
-            )
-            return Es2Response(header=success_header())
-
-        return await answer(call)
-
-    @app.post(PATHS["releaseProfile"])
-    async def release_profile(request: Request) -> Response:
-        body = await read(request, ReleaseProfileRequest)
-        if isinstance(body, Response):
-            return body
-
-        def call(inventory: SmdpInventory, now: datetime) -> Es2Response:
-            inventory.release_profile(now=now, iccid=to_iccid(body.iccid))
-            return Es2Response(header=success_header())
-
-        return await answer(call)
-
+    function("downloadOrder", DownloadOrderRequest, _download_order)
+    function("confirmOrder", ConfirmOrderRequest, _confirm_order)
+    function("cancelOrder", CancelOrderRequest, _cancel_order)
+    function("releaseProfile", ReleaseProfileRequest, _release_profile)
     return app
+
+
+def _download_order(
+    body: DownloadOrderRequest, inventory: SmdpInventory, now: datetime
+) -> Es2Response:
+    profile = inventory.download_order(
+        now=now,
+        eid=to_eid(body.eid) if body.eid else None,
+        iccid=to_iccid(body.iccid) if body.iccid else None,
+        profile_type=body.profileType,
+    )
+    return DownloadOrderResponse(header=success_header(), iccid=str(profile.iccid))
+
+
+def _confirm_order(
+    body: ConfirmOrderRequest, inventory: SmdpInventory, now: datetime
+) -> Es2Response:
+    confirmation = inventory.confirm_order(
+        now=now,
+        iccid=to_iccid(body.iccid),
+        release=body.releaseFlag,
+        eid=to_eid(body.eid) if body.eid else None,
+        matching_id=body.matchingId,
+        confirmation_code=body.confirmationCode,
+    )
+    return ConfirmOrderResponse(
+        header=success_header(),
+        eid=str(confirmation.eid) if confirmation.eid else None,
+        matchingId=confirmation.matching_id,
+        smdpAddress=confirmation.smdp_address,
+    )
+
+
+def _cancel_order(body: CancelOrderRequest, inventory: SmdpInventory, now: datetime) -> Es2Response:
+    inventory.cancel_order(
+        now=now,
+        iccid=to_iccid(body.iccid),
+        final=FinalStatus(body.finalProfileStatusIndicator),
+        eid=to_eid(body.eid) if body.eid else None,
+        matching_id=body.matchingId,
+    )
+    return Es2Response(header=success_header())
+
+
+def _release_profile(
+    body: ReleaseProfileRequest, inventory: SmdpInventory, now: datetime
+) -> Es2Response:
+    inventory.release_profile(now=now, iccid=to_iccid(body.iccid))
+    return Es2Response(header=success_header())
 
 
 def _protocol_header() -> dict[str, str]:
