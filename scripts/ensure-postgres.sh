@@ -14,19 +14,10 @@ newest_pg_ctl() {
     printf '%s\n' "${candidates[@]}" | sort -V | tail -n 1
 }
 
-# Run a command as root: directly when we are root, else through sudo if there is one.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "ensure-postgres: PostgreSQL is not installed, and installing it needs root." >&2
-        echo "ensure-postgres: run as root, install sudo, or run:" >&2
-        echo "    apt-get install --no-install-recommends postgresql" >&2
-        exit 1
-    fi
-}
+AS_ROOT_WHO=ensure-postgres
+AS_ROOT_PACKAGE=postgresql
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 if ! pg_ctl=$(newest_pg_ctl); then
     if ! command -v apt-get >/dev/null 2>&1; then

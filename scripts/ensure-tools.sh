@@ -5,19 +5,10 @@
 # Idempotent: installs zbar-tools only when no zbarimg is on PATH.
 set -euo pipefail
 
-# Run a command as root: directly when we are root, else through sudo if there is one.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "ensure-tools: zbarimg is not installed, and installing it needs root." >&2
-        echo "ensure-tools: run as root, install sudo, or run:" >&2
-        echo "    apt-get install --no-install-recommends zbar-tools" >&2
-        exit 1
-    fi
-}
+AS_ROOT_WHO=ensure-tools
+AS_ROOT_PACKAGE=zbar-tools
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 install_zbar() {
     as_root env DEBIAN_FRONTEND=noninteractive \
