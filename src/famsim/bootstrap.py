@@ -21,6 +21,7 @@ from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
 from famsim.domain.errors import FamsimError
+from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
 from famsim.service.charging import ChargingService
 from famsim.service.messagebus import MessageBus
@@ -90,6 +91,12 @@ class App:
         return SmdpService(
             SqlSmdpStore(self.engine), self.settings.smdp_address, lambda: datetime.now(UTC)
         )
+
+    def read_profile_file(self, path: Path) -> list[tuple[Iccid, str, int]]:
+        """(ICCID, profile type, line) of every row of an inventory CSV, checked whole."""
+        from famsim.adapters.profile_csv import load_profile_file
+
+        return [(r.iccid, r.profile_type, r.line) for r in load_profile_file(path)]
 
     def smdp_http_app(self, service: SmdpService) -> Any:
         """The SM-DP+'s ES2+ endpoints as an ASGI app, for a server such as uvicorn."""

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -100,3 +101,24 @@ def test_serve_answers_es2plus(cli: Cli) -> None:
     assert cli.json("smdp", "list") == [
         {"profile_type": "phone-5g", "state": "Allocated", "profiles": 1}
     ]
+
+
+def test_import_takes_a_file_whole_or_not_at_all(cli: Cli, tmp_path: Path) -> None:
+    good = tmp_path / "stock.csv"
+    good.write_text(
+        "iccid,profile_type\n8985200001230000010,phone-5g\n8985200001230000028,watch\n",
+        encoding="utf-8",
+    )
+    out = cli.ok("smdp", "import", str(good)).stdout
+    assert "imported 2 profile(s)" in out
+    assert "1 phone-5g, 1 watch" in out
+
+    bad = tmp_path / "more.csv"
+    bad.write_text(
+        "iccid,profile_type\n8985200001230000036,phone-5g\n8985200001230000011,phone-5g\n",
+        encoding="utf-8",
+    )
+    assert "line 3: invalid ICCID" in cli.fails("smdp", "import", str(bad))
+    again = cli.fails("smdp", "import", str(good))
+    assert "line 2: ICCID 8985200001230000010 is already in the SM-DP+ inventory" in again
+    assert sum(row["profiles"] for row in cli.json("smdp", "list")) == 2

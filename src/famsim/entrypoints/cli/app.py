@@ -551,6 +551,29 @@ def smdp_stock(
     )
 
 
+@smdp_app.command("import")
+def smdp_import(
+    path: Annotated[Path, typer.Argument(help="CSV with columns iccid and profile_type.")],
+) -> None:
+    """Add the profiles of an inventory file: every row is checked first, all or none."""
+    with _app() as famsim:
+        rows = famsim.read_profile_file(path)
+
+        def add_all(inventory: SmdpInventory, _: object) -> None:
+            for iccid, _type, line in rows:
+                if iccid in inventory.profiles:
+                    raise InvalidInput(
+                        f"{path}: line {line}: ICCID {iccid} is already in the SM-DP+ inventory"
+                    )
+            for iccid, profile_type, _line in rows:
+                inventory.add(iccid, profile_type)
+
+        famsim.smdp().run(add_all)
+    kinds = Counter(profile_type for _, profile_type, _ in rows)
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    render.console.print(f"imported {len(rows)} profile(s) from {path}: {summary}")
+
+
 @smdp_app.command("list")
 def smdp_list(as_json: JsonOption = False) -> None:
     """Profiles of the built-in SM-DP+ by type and state."""
