@@ -217,7 +217,9 @@ class ChargingService:
                 results[position] = exc
         if work:
             self._run_retrying(work, results)
-        return [r if r is not None else AssertionError("no result") for r in results]
+        answered = [r for r in results if r is not None]
+        assert len(answered) == len(requests), "every request gets an answer or its error"
+        return answered
 
     def _run_retrying(self, work: list[_Item], results: list[Result | None]) -> None:
         try:

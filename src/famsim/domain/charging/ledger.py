@@ -178,30 +178,23 @@ class FamilyLedger:
 
     def overage_money_used(self, member_id: MemberId) -> Money:
         """The member's overage spend committed so far: each zone's units priced once."""
-        return Money(self._overage_used_minor(member_id), self.plan.currency)
+        used = self._money_of(self.member(member_id), reserved=False)
+        return Money(used, self.plan.currency)
 
     def overage_money(self, member_id: MemberId) -> Money:
         """Committed plus reserved overage money of one member."""
-        return Money(self._overage_minor(member_id), self.plan.currency)
+        return Money(self._money_of(self.member(member_id)), self.plan.currency)
 
     def family_overage_money(self) -> Money:
         total = sum(self._money_of(member) for member in self.members.values())
         return Money(total, self.plan.currency)
 
-    def _overage_used_minor(self, member_id: MemberId) -> int:
-        return (
-            self._money_of(self.member(member_id)) - self.member(member_id).overage_reserved_minor
-        )
-
-    def _overage_minor(self, member_id: MemberId) -> int:
-        return self._money_of(self.member(member_id))
-
-    def _money_of(self, member: MemberLedger) -> int:
-        """Committed overage priced once per zone, plus reserved money, in minor units.
+    def _money_of(self, member: MemberLedger, *, reserved: bool = True) -> int:
+        """Committed overage priced once per zone (plus reserved money), in minor units.
 
         Integers rather than Money: this runs for every member on every grant.
         """
-        total = member.overage_reserved_minor
+        total = member.overage_reserved_minor if reserved else 0
         for key, counter in member.overage.items():
             if counter.used:
                 rate = self.plan.overage.get(key)
