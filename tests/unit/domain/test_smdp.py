@@ -9,7 +9,13 @@ import pytest
 from famsim.domain.errors import InvalidInput
 from famsim.domain.esim.activation_code import confirmation_code_hash
 from famsim.domain.esim.profile_state import InvalidStateTransition, ProfileState
-from famsim.domain.esim.smdp import FinalStatus, SmdpInventory, SmdpRefusal
+from famsim.domain.esim.smdp import (
+    AlreadyStocked,
+    FinalStatus,
+    SmdpInventory,
+    SmdpRefusal,
+    consecutive_iccids,
+)
 from famsim.domain.esim.status import (
     CONFIRMATION_ATTEMPTS_EXCEEDED,
     CONFIRMATION_CODE_REFUSED,
@@ -200,3 +206,26 @@ def test_inventory_rules(smdp: SmdpInventory) -> None:
         SmdpInventory("smdp.famsim.test", confirmation_attempts=0)
     with pytest.raises(InvalidInput):
         SmdpInventory("not a host")
+
+
+def test_a_delivery_is_stocked_whole_or_not_at_all(smdp: SmdpInventory) -> None:
+    with pytest.raises(AlreadyStocked) as twice:
+        smdp.add_all([(iccid(20), "tablet"), (iccid(21), "tablet"), (iccid(20), "tablet")])
+    assert (twice.value.position, twice.value.iccid) == (2, iccid(20))
+    with pytest.raises(AlreadyStocked) as stocked:
+        smdp.add_all([(iccid(22), "tablet"), (iccid(1), "tablet")])
+    assert stocked.value.position == 1
+    assert stocked.value.status is PROFILE_IN_USE
+    assert smdp.available("tablet") == 0  # nothing of either delivery went in
+
+    smdp.add_all([(iccid(20), "tablet"), (iccid(21), "tablet")])
+    assert smdp.available("tablet") == 2
+
+
+def test_consecutive_iccids_count_up_the_account_number() -> None:
+    assert consecutive_iccids(iccid(8), 3) == [iccid(8), iccid(9), iccid(10)]
+    last = Iccid.from_body("899999999999999999")
+    with pytest.raises(InvalidInput, match="run past"):
+        consecutive_iccids(last, 2)
+    with pytest.raises(InvalidInput):
+        consecutive_iccids(iccid(1), 0)

@@ -11,6 +11,7 @@ spec gives (``shared/docs/esim.md``), so the HTTP layer only translates.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -45,6 +46,26 @@ class SmdpRefusal(FamsimError):
     def __init__(self, status: StatusCode, message: str) -> None:
         self.status = status
         super().__init__(message)
+
+
+class AlreadyStocked(SmdpRefusal):
+    """A profile of a delivery is in the inventory already (or twice in the delivery)."""
+
+    def __init__(self, position: int, iccid: Iccid) -> None:
+        self.position = position
+        self.iccid = iccid
+        super().__init__(PROFILE_IN_USE, f"ICCID {iccid} is already in the SM-DP+ inventory")
+
+
+def consecutive_iccids(first: Iccid, count: int) -> list[Iccid]:
+    """*count* ICCIDs from *first* on, the account numbers counting up (check digits new)."""
+    if count < 1:
+        raise InvalidInput("at least one ICCID is needed")
+    body = first.digits[:-1]
+    last = str(int(body) + count - 1).zfill(len(body))
+    if len(last) > len(body) or last[:2] != body[:2]:
+        raise InvalidInput(f"{count} ICCIDs from {first} run past the last account number")
+    return [Iccid.from_body(str(int(body) + n).zfill(len(body))) for n in range(count)]
 
 
 class FinalStatus(StrEnum):
@@ -124,6 +145,22 @@ class SmdpInventory:
         self.profiles[iccid] = profile
         self.touched.add(iccid)
         return profile
+
+    def add_all(self, stock: Sequence[tuple[Iccid, str]]) -> None:
+        """Add a delivery of profiles whole or not at all: every one is checked first.
+
+        Raises :class:`AlreadyStocked` (with the position of the first offender) when an
+        ICCID is in the inventory already or twice in *stock*.
+        """
+        seen: set[Iccid] = set()
+        for position, (iccid, profile_type) in enumerate(stock):
+            if not profile_type.strip():
+                raise InvalidInput("a profile needs a profile type")
+            if iccid in self.profiles or iccid in seen:
+                raise AlreadyStocked(position, iccid)
+            seen.add(iccid)
+        for iccid, profile_type in stock:
+            self.add(iccid, profile_type)
 
     def available(self, profile_type: str) -> int:
         return sum(

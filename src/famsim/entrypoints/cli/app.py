@@ -17,7 +17,7 @@ import typer
 from famsim.bootstrap import App, bootstrap
 from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.errors import InvalidInput
-from famsim.domain.esim.smdp import SmdpInventory
+from famsim.domain.esim.smdp import AlreadyStocked, consecutive_iccids
 from famsim.domain.identifiers import Iccid
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
@@ -532,20 +532,11 @@ def smdp_stock(
     count: Annotated[int, typer.Option(min=1, max=100_000, help="How many profiles.")] = 1,
 ) -> None:
     """Add COUNT profiles of a type, with consecutive ICCIDs from FIRST_ICCID, all or none."""
-    start = Iccid.parse(first_iccid)
-    body = start.digits[:-1]
-    iccids = [Iccid.from_body(str(int(body) + n).zfill(len(body))) for n in range(count)]
+    iccids = consecutive_iccids(Iccid.parse(first_iccid), count)
     with _app() as famsim:
-        smdp = famsim.smdp()
-
-        def add_all(inventory: SmdpInventory, _: object) -> None:
-            taken = [i for i in iccids if i in inventory.profiles]
-            if taken:
-                raise InvalidInput(f"ICCID {taken[0]} is already in the SM-DP+ inventory")
-            for iccid in iccids:
-                inventory.add(iccid, profile_type)
-
-        smdp.run(add_all)
+        famsim.smdp().run(
+            lambda inventory, _: inventory.add_all([(i, profile_type) for i in iccids])
+        )
     render.console.print(
         f"added {count} {profile_type.strip()} profile(s): {iccids[0]} .. {iccids[-1]}"
     )
@@ -558,17 +549,11 @@ def smdp_import(
     """Add the profiles of an inventory file: every row is checked first, all or none."""
     with _app() as famsim:
         rows = famsim.read_profile_file(path)
-
-        def add_all(inventory: SmdpInventory, _: object) -> None:
-            for iccid, _type, line in rows:
-                if iccid in inventory.profiles:
-                    raise InvalidInput(
-                        f"{path}: line {line}: ICCID {iccid} is already in the SM-DP+ inventory"
-                    )
-            for iccid, profile_type, _line in rows:
-                inventory.add(iccid, profile_type)
-
-        famsim.smdp().run(add_all)
+        stock = [(iccid, profile_type) for iccid, profile_type, _ in rows]
+        try:
+            famsim.smdp().run(lambda inventory, _: inventory.add_all(stock))
+        except AlreadyStocked as exc:
+            raise InvalidInput(f"{path}: line {rows[exc.position][2]}: {exc}") from None
     kinds = Counter(profile_type for _, profile_type, _ in rows)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     render.console.print(f"imported {len(rows)} profile(s) from {path}: {summary}")
