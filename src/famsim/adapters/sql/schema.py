@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -121,11 +122,21 @@ lines = Table(
     Column("id", ID, primary_key=True),
     Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
     Column("member_id", ID, ForeignKey("members.id"), nullable=False),
-    Column("msisdn", String(16), nullable=False, unique=True),
+    Column("msisdn", String(16), nullable=False),
     Column("data_only", Boolean, nullable=False),
     Column("status", String(10), nullable=False),
     Column("suspended_reason", String(100), nullable=True),
     Column("position", Integer, nullable=False),
+    Column("closed_on", Date, nullable=True),
+    # A number belongs to one open line at a time; a closed line keeps its row (its
+    # subscriptions' usage points at it) and its number goes back to the pool later.
+    Index(
+        "uq_lines_msisdn_open",
+        "msisdn",
+        unique=True,
+        sqlite_where=text("status <> 'closed'"),
+        postgresql_where=text("status <> 'closed'"),
+    ),
 )
 
 subscriptions = Table(
@@ -142,6 +153,15 @@ subscriptions = Table(
     Column("eid", String(32), nullable=True),
     Column("imei", String(15), nullable=True),
     Column("position", Integer, nullable=False),
+    # Where the SIM is in its life on the operator's side (ordered ... enabled, deleted);
+    # a subscription made before eSIM ordering existed is in use, hence 'enabled'.
+    Column("state", String(12), nullable=False, server_default="enabled"),
+    Column("state_changed_at", UtcDateTime(), nullable=True),
+    Column("profile_type", String(64), nullable=True),
+    Column("matching_id", String(255), nullable=True),
+    Column("confirmation_code", String(16), nullable=True),
+    Column("order_expires_at", UtcDateTime(), nullable=True),
+    Column("replaces_id", ID, nullable=True),
 )
 
 allocations = Table(
@@ -341,4 +361,95 @@ smdp_transitions = Table(
     Column("before", String(16), nullable=False),
     Column("after", String(16), nullable=False),
     PrimaryKeyConstraint("iccid", "seq"),
+)
+
+
+# The built-in SM-DP+'s progress notifications to the operator, written with the profile
+# change that caused them and delivered afterwards (at least once, retried with backoff).
+smdp_notifications = Table(
+    "smdp_notifications",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("iccid", String(20), ForeignKey("smdp_profiles.iccid"), nullable=False),
+    Column("function_call_id", String(64), nullable=False, unique=True),
+    Column("body", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False, index=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("last_error", String(200), nullable=True),
+)
+
+# ---------------------------------------------------------------- the operator's registries
+
+# SIM cards and eSIM profiles the operator owns and has not yet given out (and those it
+# has): one row per ICCID, with the IMSI the network will see.
+sim_stock = Table(
+    "sim_stock",
+    metadata,
+    Column("iccid", String(20), primary_key=True),
+    Column("imsi", String(15), nullable=False, unique=True),
+    Column("sim_type", String(10), nullable=False),
+    Column("profile_type", String(64), nullable=True, index=True),
+    Column("state", String(12), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    CheckConstraint("state IN ('free', 'assigned', 'retired')", name="state"),
+    CheckConstraint(
+        "(sim_type = 'esim') = (profile_type IS NOT NULL)", name="esim_has_profile_type"
+    ),
+)
+
+# The operator's MSISDN ranges, and every number of them with where it stands.
+msisdn_ranges = Table(
+    "msisdn_ranges",
+    metadata,
+    Column("first", String(16), primary_key=True),
+    Column("last", String(16), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+)
+
+msisdns = Table(
+    "msisdns",
+    metadata,
+    Column("msisdn", String(16), primary_key=True),
+    Column("range_first", String(16), ForeignKey("msisdn_ranges.first"), nullable=False),
+    Column("state", String(12), nullable=False, index=True),
+    Column("offer_id", String(64), nullable=True, index=True),
+    Column("held_until", UtcDateTime(), nullable=True),
+    Column("quarantined_until", UtcDateTime(), nullable=True),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    CheckConstraint("state IN ('free', 'held', 'assigned', 'quarantined')", name="state"),
+)
+
+# Append-only record of who changed what (eSIM orders, device changes, progress steps);
+# never updated or deleted.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=True, index=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+# ES2+ notifications the operator has received, by the caller's identifiers: a retried
+# notification is answered again but acted on once.
+es2_notifications_received = Table(
+    "es2_notifications_received",
+    metadata,
+    Column("function_requester_id", String(255), nullable=False),
+    Column("function_call_id", String(255), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("iccid", String(20), nullable=False),
+    Column("notification_point", Integer, nullable=False),
+    Column("outcome", String(30), nullable=False),
+    PrimaryKeyConstraint("function_requester_id", "function_call_id"),
 )

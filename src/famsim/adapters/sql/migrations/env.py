@@ -35,8 +35,35 @@ def _run_on(connection: Connection) -> None:
         render_as_batch=True,  # SQLite can only ALTER by copying tables
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # SQLite's documented way to change a table by copying it (sqlite.org/lang_altertable,
+    # "other kinds of table schema changes"): foreign keys off, outside any transaction,
+    # while the copy replaces the table; then prove every reference still holds before
+    # committing, and turn them on again.
+    _pragma(connection, "PRAGMA foreign_keys = OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+        if connection.in_transaction():
+            connection.commit()  # the pragma below would be ignored inside a transaction
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        _pragma(connection, "PRAGMA foreign_keys = ON")
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    """Run a PRAGMA on the driver's connection, outside SQLAlchemy's transaction (SQLite
+    ignores ``foreign_keys`` inside one)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(statement)
 
 
 if context.is_offline_mode():
