@@ -6,25 +6,22 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from famsim.bootstrap import App, bootstrap
 from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.errors import InvalidInput
-from famsim.domain.esim.smdp import AlreadyStocked, consecutive_iccids
-from famsim.domain.identifiers import Iccid
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
+from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
+from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.service import commands as c
 from famsim.service import views
 
@@ -45,26 +42,7 @@ app.add_typer(family_app, name="family")
 app.add_typer(member_app, name="member")
 app.add_typer(line_app, name="line")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-FamilyArg = Annotated[str, typer.Argument(help="Family id or exact family name.")]
 
-
-@contextmanager
-def _app(*, initialised: bool = True) -> Iterator[App]:
-    famsim = bootstrap()
-    try:
-        if initialised:
-            famsim.require_schema()
-        yield famsim
-    finally:
-        famsim.close()
-
-
-def _family(famsim: App, ref: str) -> str:
-    return views.resolve_family(famsim.uow(), ref)
-
-
-# --------------------------------------------------------------------------- init
 @app.command()
 def init(
     catalog: Annotated[
@@ -78,7 +56,7 @@ def init(
     when the database has no plans yet, so re-running init to upgrade never reverts plans
     changed with `famsim plans load`.
     """
-    with _app(initialised=False) as famsim:
+    with opened(initialised=False) as famsim:
         explicit = catalog or famsim.settings.catalog
         plans = famsim.read_catalog(catalog) if explicit else None  # validate before writing
         famsim.initialise()
@@ -102,7 +80,7 @@ def _loaded(plans: Sequence[Plan]) -> str:
 @plans_app.command("list")
 def plans_list(as_json: JsonOption = False) -> None:
     """List the plans in the catalog."""
-    with _app() as famsim:
+    with opened() as famsim:
         plans = views.list_plans(famsim.uow())
     if as_json:
         render.print_json(plans)
@@ -113,7 +91,7 @@ def plans_list(as_json: JsonOption = False) -> None:
 @plans_app.command("load")
 def plans_load(path: Annotated[Path, typer.Argument(help="Catalog file (TOML).")]) -> None:
     """Add or replace plans from a catalog file."""
-    with _app() as famsim:
+    with opened() as famsim:
         plans = famsim.read_catalog(path)
         famsim.bus.handle(c.LoadPlans(tuple(plans)))
     render.console.print(_loaded(plans), soft_wrap=True)
@@ -140,7 +118,7 @@ def family_create(
     as_json: JsonOption = False,
 ) -> None:
     """Open a family on a plan, with its owner."""
-    with _app() as famsim:
+    with opened() as famsim:
         currency = views.plan_currency(famsim.uow(), plan)
         family_id = famsim.bus.handle(
             c.CreateFamily(
@@ -159,7 +137,7 @@ def family_create(
 @family_app.command("list")
 def family_list(as_json: JsonOption = False) -> None:
     """List all families."""
-    with _app() as famsim:
+    with opened() as famsim:
         families = views.list_families(famsim.uow())
     if as_json:
         render.print_json(families)
@@ -170,8 +148,8 @@ def family_list(as_json: JsonOption = False) -> None:
 @family_app.command("show")
 def family_show(family: FamilyArg, as_json: JsonOption = False) -> None:
     """Show a family: members, allocations, lines, devices and pools."""
-    with _app() as famsim:
-        detail = views.family_detail(famsim.uow(), _family(famsim, family))
+    with opened() as famsim:
+        detail = views.family_detail(famsim.uow(), family_id_of(famsim, family))
     _show(detail, as_json)
 
 
@@ -181,8 +159,8 @@ def family_change_plan(
     plan: Annotated[str, typer.Argument(help="Code of the plan to move to.")],
 ) -> None:
     """Move the family to another plan from its next cycle on."""
-    with _app() as famsim:
-        family_id = _family(famsim, family)
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
         pending = famsim.bus.handle(c.ChangePlan(family_id, plan))
     if pending is None:
         render.console.print(f"The family stays on {plan}; no plan change is scheduled.")
@@ -198,8 +176,8 @@ def family_time_zone(
     ],
 ) -> None:
     """Set the family's time zone: quiet hours are wall-clock times there."""
-    with _app() as famsim:
-        new_zone = famsim.bus.handle(c.SetTimeZone(_family(famsim, family), zone_name))
+    with opened() as famsim:
+        new_zone = famsim.bus.handle(c.SetTimeZone(family_id_of(famsim, family), zone_name))
     render.console.print(f"The family's time zone is now {new_zone}.")
 
 
@@ -222,8 +200,8 @@ def member_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add an adult, or a child under a guardian."""
-    with _app() as famsim:
-        family_id = _family(famsim, family)
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
         member_id = famsim.bus.handle(c.AddMember(family_id, name, role, guardian))
     if as_json:
         render.print_json({"id": member_id, "family_id": family_id})
@@ -237,8 +215,8 @@ def member_remove(
     member: Annotated[str, typer.Argument(help="Member name or id.")],
 ) -> None:
     """Remove a member: their lines are suspended and their history kept."""
-    with _app() as famsim:
-        famsim.bus.handle(c.RemoveMember(_family(famsim, family), member))
+    with opened() as famsim:
+        famsim.bus.handle(c.RemoveMember(family_id_of(famsim, family), member))
     render.console.print(f"Removed {member}; their lines are suspended.")
 
 
@@ -249,8 +227,8 @@ def member_guardian(
     guardian: Annotated[str, typer.Argument(help="The new guardian: an adult's name or id.")],
 ) -> None:
     """Give a child another guardian (an adult member or the owner)."""
-    with _app() as famsim:
-        famsim.bus.handle(c.AssignGuardian(_family(famsim, family), child, guardian))
+    with opened() as famsim:
+        famsim.bus.handle(c.AssignGuardian(family_id_of(famsim, family), child, guardian))
     render.console.print(f"{guardian} is now the guardian of {child}.")
 
 
@@ -280,8 +258,8 @@ def line_add(
 ) -> None:
     """Give a member a new line (number) with its primary SIM."""
     spec = c.SubscriptionSpec(iccid, imsi, sim, device, eid, imei)
-    with _app() as famsim:
-        family_id = _family(famsim, family)
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
         line_id = famsim.bus.handle(c.AddLine(family_id, member, msisdn, spec, data_only))
     if as_json:
         render.print_json({"id": line_id, "family_id": family_id})
@@ -302,8 +280,8 @@ def line_attach(
 ) -> None:
     """Attach a companion device (watch, tablet) that shares a line's number."""
     spec = c.SubscriptionSpec(iccid, imsi, sim, device, eid, imei)
-    with _app() as famsim:
-        famsim.bus.handle(c.AddCompanion(_family(famsim, family), msisdn, spec))
+    with opened() as famsim:
+        famsim.bus.handle(c.AddCompanion(family_id_of(famsim, family), msisdn, spec))
     render.console.print(f"Attached a {device.value} to {msisdn}.")
 
 
@@ -314,8 +292,8 @@ def line_suspend(
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "suspended by owner",
 ) -> None:
     """Suspend a line (no service until resumed)."""
-    with _app() as famsim:
-        famsim.bus.handle(c.SuspendLine(_family(famsim, family), msisdn, reason))
+    with opened() as famsim:
+        famsim.bus.handle(c.SuspendLine(family_id_of(famsim, family), msisdn, reason))
     render.console.print(f"Suspended {msisdn}.")
 
 
@@ -324,8 +302,8 @@ def line_resume(
     family: FamilyArg, msisdn: Annotated[str, typer.Argument(help="The line's number.")]
 ) -> None:
     """Resume a suspended line."""
-    with _app() as famsim:
-        famsim.bus.handle(c.ResumeLine(_family(famsim, family), msisdn))
+    with opened() as famsim:
+        famsim.bus.handle(c.ResumeLine(family_id_of(famsim, family), msisdn))
     render.console.print(f"Resumed {msisdn}.")
 
 
@@ -400,8 +378,8 @@ def allocate(
         Resource.VOICE: (voice_quota, voice_cap),
         Resource.SMS: (sms_quota, sms_cap),
     }
-    with _app() as famsim:
-        family_id = _family(famsim, family)
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
         member_id, current = views.current_allocation(famsim.uow(), family_id, member)
         limits = dict(current.limits)
         for resource, (quota, cap) in given.items():
@@ -455,7 +433,7 @@ def demo() -> None:
     """Set up the database, the sample catalog and the demo family, and show it."""
     from famsim.demo import DEMO_FAMILY, create_demo_family
 
-    with _app(initialised=False) as famsim:
+    with opened(initialised=False) as famsim:
         famsim.initialise()
         if not famsim.has_plans():
             famsim.bus.handle(c.LoadPlans(tuple(famsim.read_catalog())))
@@ -518,78 +496,4 @@ def bench_charging(
     bench_main([*argv, "--skip-sqlite"] if skip_sqlite else argv)
 
 
-# --------------------------------------------------------------------------- smdp
-smdp_app = typer.Typer(
-    help="The built-in SM-DP+ (ES2+ simulator): stock, list, serve.", no_args_is_help=True
-)
 app.add_typer(smdp_app, name="smdp")
-
-
-@smdp_app.command("stock")
-def smdp_stock(
-    profile_type: Annotated[str, typer.Option("--type", help="Profile type, e.g. phone-5g.")],
-    first_iccid: Annotated[str, typer.Option(help="ICCID of the first profile.")],
-    count: Annotated[int, typer.Option(min=1, max=100_000, help="How many profiles.")] = 1,
-) -> None:
-    """Add COUNT profiles of a type, with consecutive ICCIDs from FIRST_ICCID, all or none."""
-    iccids = consecutive_iccids(Iccid.parse(first_iccid), count)
-    with _app() as famsim:
-        famsim.smdp().run(
-            lambda inventory, _: inventory.add_all([(i, profile_type) for i in iccids])
-        )
-    render.console.print(
-        f"added {count} {profile_type.strip()} profile(s): {iccids[0]} .. {iccids[-1]}"
-    )
-
-
-@smdp_app.command("import")
-def smdp_import(
-    path: Annotated[Path, typer.Argument(help="CSV with columns iccid and profile_type.")],
-) -> None:
-    """Add the profiles of an inventory file: every row is checked first, all or none."""
-    with _app() as famsim:
-        rows = famsim.read_profile_file(path)
-        stock = [(iccid, profile_type) for iccid, profile_type, _ in rows]
-        try:
-            famsim.smdp().run(lambda inventory, _: inventory.add_all(stock))
-        except AlreadyStocked as exc:
-            raise InvalidInput(f"{path}: line {rows[exc.position][2]}: {exc}") from None
-    kinds = Counter(profile_type for _, profile_type, _ in rows)
-    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    render.console.print(f"imported {len(rows)} profile(s) from {path}: {summary}")
-
-
-@smdp_app.command("list")
-def smdp_list(as_json: JsonOption = False) -> None:
-    """Profiles of the built-in SM-DP+ by type and state."""
-    with _app() as famsim:
-        counts = famsim.smdp().run(
-            lambda inventory, _: Counter(
-                (p.profile_type, p.state.value) for p in inventory.profiles.values()
-            )
-        )
-    rows = [
-        {"profile_type": kind, "state": state, "profiles": n}
-        for (kind, state), n in sorted(counts.items())
-    ]
-    if as_json:
-        render.print_json(rows)
-        return
-    render.smdp_inventory(rows)
-
-
-@smdp_app.command("serve")
-def smdp_serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8700,
-) -> None:
-    """Serve ES2+ (plain HTTP: put TLS in front, or keep it on loopback)."""
-    import uvicorn  # only when serving
-
-    with _app() as famsim:
-        service = famsim.smdp()
-        render.console.print(
-            f"famsim SM-DP+ {service.smdp_address}: ES2+ on http://{host}:{port}"
-            "/gsma/rsp2/es2plus/ (Ctrl-C stops)"
-        )
-        uvicorn.run(famsim.smdp_http_app(service), host=host, port=port, log_level="warning")
