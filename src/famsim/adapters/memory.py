@@ -105,7 +105,9 @@ class MemoryFamilyRepository:
         ]
 
     def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None:
-        return self._find(lambda f: any(line.msisdn == msisdn for line in f.lines.values()))
+        return self._find(
+            lambda f: any(line.msisdn == msisdn and not line.is_closed for line in f.lines.values())
+        )
 
     def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None:
         return self._find(lambda f: f.subscription_by_iccid(iccid) is not None)
@@ -276,12 +278,12 @@ class MemoryUnitOfWork:
             self.ledgers.events = []
 
     def _check_unique(self, family: Family) -> None:
-        mine = {line.msisdn for line in family.lines.values()}
+        mine = {line.msisdn for line in family.lines.values() if not line.is_closed}
         subs = family.subscriptions()
         for other in self._store.families.values():
             if other.id == family.id:
                 continue
-            if mine & {line.msisdn for line in other.lines.values()}:
+            if mine & {line.msisdn for line in other.lines.values() if not line.is_closed}:
                 raise IdentifierTaken("this number is already in use by another line")
             theirs = other.subscriptions()
             if {s.iccid for s in subs} & {s.iccid for s in theirs}:
