@@ -9,14 +9,15 @@ so the catalog stays the single source of plan facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from famsim.domain.allocation import Allocation
 from famsim.domain.cycle import Cycle, cycle_day_for
 from famsim.domain.errors import InvalidAmount, NotFound, RuleViolation
+from famsim.domain.esim.provisioning import next_state, reached_device
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, LineId, MemberId, new_id
-from famsim.domain.lines import Line, LineStatus, Subscription
+from famsim.domain.lines import Line, LineStatus, Subscription, SubscriptionState
 from famsim.domain.members import Member, MemberStatus, Role, clean_name
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
@@ -56,6 +57,27 @@ class MemberNotFound(NotFound):
 
 class LineNotFound(NotFound):
     pass
+
+
+class SubscriptionNotFound(NotFound):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What one reported step did to a subscription, and what followed from it.
+
+    ``after`` is None when the step was a repeat or stale. ``retired`` is the old device's
+    subscription a completed device change deleted; ``kept`` the one a failed change left
+    in service; ``closed_line`` a new line whose first device never arrived.
+    """
+
+    subscription: Subscription
+    before: SubscriptionState
+    after: SubscriptionState | None
+    retired: Subscription | None = None
+    kept: Subscription | None = None
+    closed_line: Line | None = None
 
 
 @dataclass(eq=False)
@@ -158,8 +180,9 @@ class Family:
             raise LineNotFound(f"no line {line_id!r} in family {self.name!r}") from None
 
     def line_by_msisdn(self, msisdn: Msisdn) -> Line:
+        """The open line with this number (a closed line's number may come back later)."""
         for line in self.lines.values():
-            if line.msisdn == msisdn:
+            if line.msisdn == msisdn and not line.is_closed:
                 return line
         raise LineNotFound(f"no line with number {msisdn.display} in family {self.name!r}")
 
@@ -168,8 +191,12 @@ class Family:
 
     @property
     def counted_lines(self) -> list[Line]:
-        """Lines that count against the plan's line limit: those of active members."""
-        return [line for line in self.lines.values() if self.members[line.member_id].is_active]
+        """Lines that count against the plan's line limit: open lines of active members."""
+        return [
+            line
+            for line in self.lines.values()
+            if self.members[line.member_id].is_active and not line.is_closed
+        ]
 
     def allocation(self, member_id: MemberId) -> Allocation:
         found = self.allocations.get(member_id)
@@ -302,7 +329,7 @@ class Family:
                 raise PlanLimitExceeded(
                     f"plan {limits.name!r} allows at most {limits.max_lines} lines"
                 )
-        if any(line.msisdn == msisdn for line in self.lines.values()):
+        if any(line.msisdn == msisdn and not line.is_closed for line in self.lines.values()):
             raise IdentifierInUse(f"number {msisdn.display} is already a line of this family")
         self._check_new_subscription(primary)
         if not primary.primary:
@@ -313,7 +340,7 @@ class Family:
 
     def add_companion(self, line_id: str, companion: Subscription) -> Subscription:
         """A watch or tablet joins a line: its own SIM identity, the line's number and quota."""
-        line = self.line(line_id)
+        line = self._open_line(line_id)
         self.active_member(line.member_id)
         if companion.primary:
             raise RuleViolation("a line has exactly one primary subscription")
@@ -342,7 +369,7 @@ class Family:
         return next((s for s in self.subscriptions() if s.imsi == imsi), None)
 
     def suspend_line(self, line_id: str, reason: str) -> Line:
-        line = self.line(line_id)
+        line = self._open_line(line_id)
         reason = clean_name(reason, "suspension reason")
         if not line.is_active:
             raise RuleViolation(f"line {line.msisdn.display} is already suspended")
@@ -351,7 +378,7 @@ class Family:
         return line
 
     def resume_line(self, line_id: str) -> Line:
-        line = self.line(line_id)
+        line = self._open_line(line_id)
         if line.is_active:
             raise RuleViolation(f"line {line.msisdn.display} is not suspended")
         if not self.members[line.member_id].is_active:
@@ -361,6 +388,113 @@ class Family:
         line.status = LineStatus.ACTIVE
         line.suspended_reason = None
         return line
+
+    def _open_line(self, line_id: str) -> Line:
+        line = self.line(line_id)
+        if line.is_closed:
+            raise RuleViolation(f"line {line.msisdn.display} is closed")
+        return line
+
+    def close_line(self, line_id: str, today: date, at: datetime) -> Line:
+        """End a line for good: every device's subscription is deleted, the number is free
+        to go back to the operator's pool (after its quarantine), the records stay."""
+        line = self._open_line(line_id)
+        for sub in line.live_subscriptions:
+            _move(sub, SubscriptionState.DELETED, at)
+        line.status = LineStatus.CLOSED
+        line.closed_on = today
+        return line
+
+    # ------------------------------------------------------------- eSIM lifecycle
+    def subscription(self, subscription_id: str) -> tuple[Line, Subscription]:
+        for line in self.lines.values():
+            for sub in line.subscriptions:
+                if sub.id == subscription_id:
+                    return line, sub
+        raise SubscriptionNotFound(f"no subscription {subscription_id!r} in family {self.name!r}")
+
+    def subscription_of_iccid(self, iccid: Iccid) -> tuple[Line, Subscription]:
+        for line in self.lines.values():
+            for sub in line.subscriptions:
+                if sub.iccid == iccid:
+                    return line, sub
+        raise SubscriptionNotFound(f"no subscription with ICCID {iccid} in family {self.name!r}")
+
+    def start_device_change(self, subscription_id: str, new: Subscription) -> Subscription:
+        """Order the new device's SIM beside the old one, which keeps working meanwhile.
+
+        The new subscription shares the line (number, allocation) and takes the old one's
+        place only when it reports installed; until then the old one is untouched, so a
+        failed, refused or expired download leaves the member exactly as before.
+        """
+        line, old = self.subscription(subscription_id)
+        self._open_line(line.id)
+        self.active_member(line.member_id)
+        if old.state.is_pending:
+            raise RuleViolation(
+                f"the SIM {old.iccid} is not on a device yet: cancel its order instead"
+            )
+        if old.replaces is not None:
+            raise RuleViolation(f"the SIM {old.iccid} is itself a pending device change")
+        if any(s.replaces == old.id and s.state.is_live for s in line.subscriptions):
+            raise RuleViolation(
+                f"a device change for {old.iccid} is already under way: finish or cancel it"
+            )
+        if new.primary or new.replaces != old.id:
+            raise RuleViolation("a device change's new SIM replaces the old one, not the line")
+        self._check_new_subscription(new)
+        line.subscriptions.append(new)
+        return new
+
+    def record_release(
+        self,
+        iccid: Iccid,
+        *,
+        matching_id: str,
+        confirmation_code: str | None,
+        expires_at: datetime,
+        at: datetime,
+    ) -> Subscription:
+        """The SM-DP+ confirmed and released the order: the activation code can be used."""
+        _, sub = self.subscription_of_iccid(iccid)
+        if sub.state is not SubscriptionState.ORDERED:
+            raise RuleViolation(f"the SIM {iccid} is {sub.state.value}, not newly ordered")
+        sub.matching_id = matching_id
+        sub.confirmation_code = confirmation_code
+        sub.order_expires_at = expires_at
+        _move(sub, SubscriptionState.RELEASED, at)
+        return sub
+
+    def report(self, iccid: Iccid, reported: SubscriptionState, at: datetime) -> Progress:
+        """Apply a step reported for the SIM with *iccid* (see provisioning.next_state).
+
+        A replacement that reaches the device retires the SIM it replaces and takes its
+        place; one that fails, or is cancelled, before that leaves the old SIM in service;
+        a new line whose first SIM fails is closed (its number was never reachable).
+        """
+        line, sub = self.subscription_of_iccid(iccid)
+        before = sub.state
+        after = next_state(before, reported)
+        if after is None:
+            return Progress(sub, before, None)
+        _move(sub, after, at)
+        if sub.replaces is not None:
+            _, old = self.subscription(sub.replaces)
+            if reached_device(after):
+                sub.replaces = None
+                sub.primary, old.primary = old.primary, False
+                if old.state.is_live:
+                    _move(old, SubscriptionState.DELETED, at)
+                return Progress(sub, before, after, retired=old)
+            if not after.is_live:
+                return Progress(sub, before, after, kept=old)
+            return Progress(sub, before, after)
+        first_device_failed = sub.primary and not after.is_live and not reached_device(before)
+        if first_device_failed and not line.is_closed and not line.live_subscriptions:
+            line.status = LineStatus.CLOSED
+            line.closed_on = at.date()
+            return Progress(sub, before, after, closed_line=line)
+        return Progress(sub, before, after)
 
     # -------------------------------------------------------------- allocations
     def set_allocation(
@@ -498,3 +632,11 @@ def _check_allocation(member: Member, allocation: Allocation, plan: Plan) -> Non
         )
     if allocation.money_cap is not None:
         _check_money(allocation.money_cap, plan, f"money cap of {member.name!r}")
+
+
+def _move(sub: Subscription, state: SubscriptionState, at: datetime) -> None:
+    sub.state = state
+    sub.state_changed_at = at
+    if not state.is_pending:  # the order is over: its code and deadline are history
+        sub.order_expires_at = None
+        sub.confirmation_code = None

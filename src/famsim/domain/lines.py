@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 
 from famsim.domain.errors import InvalidInput
@@ -19,6 +20,38 @@ class SimType(StrEnum):
 class LineStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    CLOSED = "closed"  # for good: its number went back to the operator's pool
+
+
+class SubscriptionState(StrEnum):
+    """Where a SIM is in its life, as the operator sees it.
+
+    An eSIM goes ordered -> released (its activation code can be used) -> downloaded ->
+    installed -> enabled / disabled on the device, and ends deleted, or in error when the
+    download failed, was refused or expired. A physical SIM is enabled from the start.
+    """
+
+    ORDERED = "ordered"
+    RELEASED = "released"
+    DOWNLOADED = "downloaded"
+    INSTALLED = "installed"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+    ERROR = "error"
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the network may still see this SIM (and charging must know it)."""
+        return self not in (SubscriptionState.DELETED, SubscriptionState.ERROR)
+
+    @property
+    def is_pending(self) -> bool:
+        """Ordered but not yet on a device: the order can still be cancelled or expire."""
+        return self in _PENDING
+
+
+_PENDING = frozenset({SubscriptionState.ORDERED, SubscriptionState.RELEASED})
 
 
 @dataclass(slots=True)
@@ -27,6 +60,11 @@ class Subscription:
 
     The EID is the eUICC's identity, so only an eSIM subscription can carry one; it is
     empty until the profile is bound to a device.
+
+    An ordered eSIM also carries its order: the profile type, the matching ID of its
+    activation code, the confirmation code (kept only until the profile is downloaded, so
+    it can be shown again meanwhile) and when the order expires. ``replaces`` names the
+    subscription a device change will retire once this one is installed.
     """
 
     id: SubscriptionId
@@ -37,6 +75,13 @@ class Subscription:
     primary: bool
     eid: Eid | None = None
     imei: Imei | None = None
+    state: SubscriptionState = SubscriptionState.ENABLED
+    state_changed_at: datetime | None = None
+    profile_type: str | None = None
+    matching_id: str | None = None
+    confirmation_code: str | None = None
+    order_expires_at: datetime | None = None
+    replaces: SubscriptionId | None = None
 
     def __post_init__(self) -> None:
         if self.sim_type is SimType.PHYSICAL and self.eid is not None:
@@ -60,6 +105,7 @@ class Line:
     status: LineStatus = LineStatus.ACTIVE
     suspended_reason: str | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
+    closed_on: date | None = None
 
     @property
     def primary(self) -> Subscription:
@@ -67,7 +113,20 @@ class Line:
 
     @property
     def companions(self) -> list[Subscription]:
-        return [s for s in self.subscriptions if not s.primary]
+        """The line's other live devices (a watch, a tablet); not a pending replacement."""
+        return [
+            s
+            for s in self.subscriptions
+            if not s.primary and s.replaces is None and s.state.is_live
+        ]
+
+    @property
+    def live_subscriptions(self) -> list[Subscription]:
+        return [s for s in self.subscriptions if s.state.is_live]
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status is LineStatus.CLOSED
 
     @property
     def is_active(self) -> bool:

@@ -488,11 +488,18 @@ def _note_answered(state: _Hot, request: ChargingRequest) -> None:
 
 def _subscribers(family: Family) -> dict[Imsi | Msisdn, tuple[Line, Subscription]]:
     """Every way a request can name a subscription of this family: its IMSI, or its line's
-    MSISDN (which means the line's primary subscription)."""
+    MSISDN (which means the line's primary subscription).
+
+    Closed lines and deleted or failed SIMs are left out: the network no longer sees them,
+    and a closed line's number may belong to another family later.
+    """
     index: dict[Imsi | Msisdn, tuple[Line, Subscription]] = {}
     for line in family.lines.values():
-        index[line.msisdn] = (line, line.primary)
-        for subscription in line.subscriptions:
+        if line.is_closed:
+            continue
+        if line.primary.state.is_live:
+            index[line.msisdn] = (line, line.primary)
+        for subscription in line.live_subscriptions:
             index[subscription.imsi] = (line, subscription)
     return index
 

@@ -32,7 +32,7 @@ from famsim.domain.cycle import Cycle, Pool
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, LineId, MemberId, SubscriptionId
-from famsim.domain.lines import Line, LineStatus, SimType, Subscription
+from famsim.domain.lines import Line, LineStatus, SimType, Subscription, SubscriptionState
 from famsim.domain.members import Member, MemberStatus, Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
@@ -188,6 +188,7 @@ class SqlFamilyRepository:
                 data_only=r["data_only"],
                 status=LineStatus(r["status"]),
                 suspended_reason=r["suspended_reason"],
+                closed_on=r["closed_on"],
             )
             for r in self._fetch(_LINES, family_id)
         }
@@ -202,6 +203,13 @@ class SqlFamilyRepository:
                     primary=s["is_primary"],
                     eid=Eid(s["eid"]) if s["eid"] else None,
                     imei=Imei(s["imei"]) if s["imei"] else None,
+                    state=SubscriptionState(s["state"]),
+                    state_changed_at=s["state_changed_at"],
+                    profile_type=s["profile_type"],
+                    matching_id=s["matching_id"],
+                    confirmation_code=s["confirmation_code"],
+                    order_expires_at=s["order_expires_at"],
+                    replaces=SubscriptionId(s["replaces_id"]) if s["replaces_id"] else None,
                 )
             )
         limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
@@ -280,7 +288,10 @@ class SqlFamilyRepository:
         ]
 
     def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None:
-        return self._owner(select(t.lines.c.family_id).where(t.lines.c.msisdn == msisdn.e164))
+        query = select(t.lines.c.family_id).where(
+            t.lines.c.msisdn == msisdn.e164, t.lines.c.status != LineStatus.CLOSED.value
+        )
+        return self._owner(query)
 
     def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None:
         query = select(t.subscriptions.c.family_id).where(t.subscriptions.c.iccid == iccid.digits)
@@ -400,6 +411,7 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "status": line.status.value,
                 "suspended_reason": line.suspended_reason,
                 "position": position,
+                "closed_on": line.closed_on,
             }
             for position, line in enumerate(family.lines.values())
         ),
@@ -419,6 +431,13 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "eid": s.eid.digits if s.eid else None,
                 "imei": s.imei.digits if s.imei else None,
                 "position": position,
+                "state": s.state.value,
+                "state_changed_at": s.state_changed_at,
+                "profile_type": s.profile_type,
+                "matching_id": s.matching_id,
+                "confirmation_code": s.confirmation_code,
+                "order_expires_at": s.order_expires_at,
+                "replaces_id": s.replaces,
             }
             for line in family.lines.values()
             for position, s in enumerate(line.subscriptions)
