@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from famsim.domain.audit import AuditEvent
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict, NotFound
 from famsim.domain.esim.smdp import SmdpProfile
+from famsim.domain.esim.stock import StockedSim
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
+from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.plan import Plan
 
 
@@ -154,6 +157,131 @@ class LedgerRepository(Protocol):
         self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
     ) -> None:
         """Keep the answer to a request; written with the next commit."""
+        ...
+
+
+class SimStockRepository(Protocol):
+    """The operator's SIM stock (eSIM profiles and physical cards), in the unit of work.
+
+    A SIM is given out once: two units of work taking at once never get the same one.
+    """
+
+    def add_all(self, sims: Sequence[StockedSim], now: datetime) -> None:
+        """Stock a delivery whole or not at all.
+
+        Raises :class:`famsim.domain.esim.stock.AlreadyInStock` (with the ``position`` in
+        *sims*) for an ICCID or IMSI already stocked or twice in the delivery.
+        """
+        ...
+
+    def take(self, profile_type: str, now: datetime) -> StockedSim:
+        """A free eSIM profile of this type (lowest ICCID), now assigned.
+
+        Raises :class:`famsim.domain.esim.stock.OutOfStock` when none is free.
+        """
+        ...
+
+    def take_iccid(self, iccid: Iccid, now: datetime) -> StockedSim:
+        """This SIM, which must be free, now assigned (SimNotInStock / SimNotFree)."""
+        ...
+
+    def retire(self, iccid: Iccid, now: datetime) -> None:
+        """An assigned SIM whose order failed or was cancelled: never given out again."""
+        ...
+
+    def get(self, iccid: Iccid) -> StockedSim | None: ...
+
+    def counts(self) -> list[tuple[str, str | None, str, int]]:
+        """(sim type, profile type, state, how many), sorted, for every combination stocked."""
+        ...
+
+
+class NumberPoolRepository(Protocol):
+    """The operator's MSISDN ranges and where each of their numbers stands.
+
+    Holds and quarantines end by time: "free" below means FREE, or HELD with the hold over,
+    or QUARANTINED with the quarantine over. Numbers outside every range (ported in) are
+    not managed here.
+    """
+
+    def add_range(self, first: Msisdn, last: Msisdn, now: datetime) -> int:
+        """Add the numbers first..last (all free); refuses a range overlapping another."""
+        ...
+
+    def offer(self, count: int, now: datetime, hold: timedelta = DEFAULT_HOLD) -> NumberOffer:
+        """Up to *count* free numbers at random, held under a new offer until now + hold.
+
+        Raises :class:`famsim.domain.numbers.NumberUnavailable` when none is free.
+        """
+        ...
+
+    def assign(self, msisdn: Msisdn, offer_id: str | None, now: datetime) -> None:
+        """Assign a number held by this offer (or, with no offer, a free one); the offer's
+        other numbers are free again at once. A number outside the ranges is accepted
+        without an offer (nothing recorded) and refused with one. Refusals raise
+        NumberUnavailable saying why."""
+        ...
+
+    def release(
+        self, msisdn: Msisdn, now: datetime, quarantine: timedelta = DEFAULT_QUARANTINE
+    ) -> datetime | None:
+        """An assigned number given back: quarantined until the returned time (None: not
+        in the ranges)."""
+        ...
+
+    def unhold(self, offer_id: str, now: datetime) -> None:
+        """Free every number this offer still holds (the picker was closed)."""
+        ...
+
+    def state_of(self, msisdn: Msisdn, now: datetime) -> NumberState | None:
+        """The effective state at *now*; None for a number outside the ranges."""
+        ...
+
+    def listing(
+        self, now: datetime, state: NumberState | None = None, limit: int = 100
+    ) -> list[tuple[Msisdn, NumberState, datetime | None]]:
+        """Numbers in order with their effective state and when it ends by itself."""
+        ...
+
+    def counts(self, now: datetime) -> dict[NumberState, int]:
+        """How many numbers are in each effective state (every state present)."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Append-only record of who changed what; written in the unit of work's transaction."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Append an event; it is stored with the commit and forgotten with a rollback.
+
+        An event naming a family that does not exist fails the commit (FamilyNotFound).
+        """
+        ...
+
+    def for_family(self, family_id: str, limit: int = 200) -> list[AuditEvent]:
+        """The family's latest *limit* events, oldest first."""
+        ...
+
+    def recent(self, limit: int = 100) -> list[AuditEvent]:
+        """The latest *limit* events of every family and none, oldest first."""
+        ...
+
+
+class ReceivedNotifications(Protocol):
+    """ES2+ notifications received, by the sender's ids: act on each once."""
+
+    def first_time(
+        self,
+        requester_id: str,
+        call_id: str,
+        *,
+        iccid: Iccid,
+        point: int,
+        outcome: str,
+        now: datetime,
+    ) -> bool:
+        """Record the notification: True the first time, False for a repeat. In the
+        transaction: a rollback forgets it, so a failed handling is retried."""
         ...
 
 
