@@ -7,6 +7,7 @@ attempt counters, refused calls included.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,16 +15,19 @@ from typing import Any
 
 import pytest
 
+from famsim.adapters.es2plus.messages import HandleDownloadProgressInfoRequest, parse
 from famsim.adapters.memory import MemorySmdpStore
 from famsim.adapters.sql.smdp_store import SqlSmdpStore
 from famsim.bootstrap import bootstrap
 from famsim.config import Settings
-from famsim.domain.esim.profile_state import ProfileState
+from famsim.domain.esim.profile_state import ProfileAction, ProfileState
+from famsim.domain.esim.progress import NotificationPoint, ProgressNotification
 from famsim.domain.esim.smdp import FinalStatus, SmdpProfile, SmdpRefusal
 from famsim.domain.esim.status import CONFIRMATION_CODE_REFUSED
 from famsim.domain.identifiers import Eid, Iccid
 from famsim.service.ports import SmdpStore
 from famsim.service.smdp import SmdpService
+from famsim.service.smdp_outbox import OutgoingNotification
 
 pytestmark = pytest.mark.integration
 
@@ -148,10 +152,10 @@ class FailingStore(MemorySmdpStore):
         super().__init__()
         self.fail = False
 
-    def save(self, profiles: Any, logged: Any) -> None:
+    def save(self, profiles: Any, logged: Any, notifications: Any = ()) -> None:
         if self.fail:
             raise OSError("disk full")
-        super().save(profiles, logged)
+        super().save(profiles, logged, notifications)
 
 
 def test_when_saving_fails_memory_goes_back_to_what_is_stored() -> None:
@@ -169,3 +173,137 @@ def test_when_saving_fails_memory_goes_back_to_what_is_stored() -> None:
     assert start(store, Clock()).run(lambda inv, _: inv.profiles[iccid(1)].state) is (
         ProfileState.ALLOCATED
     )
+
+
+# ---------------------------------------------------------------- the notification outbox
+
+
+def installed(smdp: SmdpService, n: int) -> None:
+    """Stock, order, release, download and install profile *n* (two notifications)."""
+    smdp.run(lambda inv, _: inv.add(iccid(n), "phone-5g"))
+    smdp.run(lambda inv, now: inv.download_order(now=now, iccid=iccid(n)))
+    confirmation = smdp.run(
+        lambda inv, now: inv.confirm_order(now=now, iccid=iccid(n), release=True)
+    )
+    smdp.run(
+        lambda inv, now: inv.download(now=now, matching_id=confirmation.matching_id, eid=PHONE)
+    )
+    smdp.run(lambda inv, now: inv.install(now=now, iccid=iccid(n)))
+
+
+def test_notifications_are_stored_with_the_step_that_made_them(store: SmdpStore) -> None:
+    clock = Clock()
+    smdp = start(store, clock)
+    woken: list[int] = []
+    smdp.listen(lambda: woken.append(1))
+    installed(smdp, 1)
+
+    stored = store.notifications()
+    assert [(str(n.iccid), n.point, n.attempts, n.delivered_at) for n in stored] == [
+        (str(iccid(1)), 3, 0, None),
+        (str(iccid(1)), 4, 0, None),
+    ]
+    assert len(woken) == 2  # once per call that stored notifications
+    assert len({n.function_call_id for n in stored}) == 2
+    for n in stored:
+        request = parse(HandleDownloadProgressInfoRequest, json.dumps(n.body))
+        assert request.header.functionCallIdentifier == n.function_call_id
+        assert request.header.functionRequesterIdentifier == "SMDP.FAMSIM.TEST"
+        assert request.notificationPointStatus.status == "Executed-Success"
+        assert request.eid == str(PHONE)
+        assert n.body["timestamp"] == "2026-03-01T09:00:00Z"
+        assert n.created_at == n.next_attempt_at == T0
+    # A restart sees the same outbox, and carries on numbering.
+    restarted = start(store, clock)
+    restarted.run(lambda inv, now: inv.enable(now=now, iccid=iccid(1)))
+    points = [n.point for n in store.notifications()]
+    assert points == [3, 4, NotificationPoint.PROFILE_ENABLED]
+
+
+def test_a_refusal_that_counts_is_notified_too(store: SmdpStore) -> None:
+    smdp = start(store, Clock())
+    smdp.run(lambda inv, _: inv.add(iccid(2), "watch"))
+    smdp.run(lambda inv, now: inv.download_order(now=now, iccid=iccid(2)))
+    confirmation = smdp.run(
+        lambda inv, now: inv.confirm_order(
+            now=now, iccid=iccid(2), release=True, confirmation_code="1234"
+        )
+    )
+    with pytest.raises(SmdpRefusal):
+        smdp.run(
+            lambda inv, now: inv.download(
+                now=now, matching_id=confirmation.matching_id, eid=PHONE, confirmation_code="9"
+            )
+        )
+    [notification] = store.notifications()
+    status = notification.body["notificationPointStatus"]
+    assert notification.point == NotificationPoint.CONFIRMATION_FAILURE
+    assert status["status"] == "Failed"
+    assert (status["statusCodeData"]["subjectCode"], status["statusCodeData"]["reasonCode"]) == (
+        CONFIRMATION_CODE_REFUSED.subject_code,
+        CONFIRMATION_CODE_REFUSED.reason_code,
+    )
+
+
+def test_profiles_and_notifications_are_saved_together_or_not_at_all(store: SmdpStore) -> None:
+    smdp = start(store, Clock())
+    smdp.run(lambda inv, _: inv.add(iccid(3), "phone-5g"))
+    [profile] = store.load()
+    profile.move(ProfileAction.ORDER, T0)
+    note = ProgressNotification(
+        iccid(3), None, "phone-5g", T0, NotificationPoint.BPP_DOWNLOAD, True
+    )
+    twice = [OutgoingNotification("same-id", "SMDP.FAMSIM.TEST", note)] * 2
+
+    # The second row breaks the unique functionCallIdentifier: the whole save must fail.
+    with pytest.raises(Exception):  # noqa: B017, PT011  each store raises its own kind
+        store.save([profile], {iccid(3): 0}, twice)
+
+    [after] = store.load()
+    assert after.state is ProfileState.AVAILABLE
+    assert after.history == []
+    assert store.notifications() == []
+
+
+def test_due_hands_out_the_oldest_pending_per_profile_and_marks_stick(store: SmdpStore) -> None:
+    clock = Clock()
+    smdp = start(store, clock)
+    installed(smdp, 4)
+    clock.now += timedelta(seconds=10)
+    installed(smdp, 5)
+    first4, second4, first5, second5 = store.notifications()
+
+    # One at a time per profile, so the operator hears them in order.
+    assert [n.id for n in store.due(clock.now, 10)] == [first4.id, first5.id]
+    assert [n.id for n in store.due(T0, 10)] == [first4.id]
+    assert [n.id for n in store.due(clock.now, 1)] == [first4.id]
+    assert store.next_attempt_at() == T0
+
+    retry = clock.now + timedelta(seconds=1)
+    store.mark_failed(first4.id, clock.now, "HTTP 503 " + "x" * 300, retry)
+    store.mark_delivered(first5.id, clock.now)
+
+    assert [n.id for n in store.due(clock.now, 10)] == [second5.id]
+    assert [n.id for n in store.due(retry, 10)] == [second5.id, first4.id]  # by due time
+    assert store.next_attempt_at() == clock.now  # second5; second4 waits behind first4
+    failed = next(n for n in store.notifications() if n.id == first4.id)
+    assert (failed.attempts, failed.next_attempt_at, failed.delivered_at) == (1, retry, None)
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("HTTP 503")
+    assert len(failed.last_error) == 200
+    delivered = next(n for n in store.notifications() if n.id == first5.id)
+    assert (delivered.attempts, delivered.delivered_at) == (1, clock.now)
+    assert [n.id for n in store.notifications(pending_only=True)] == [
+        first4.id,
+        second4.id,
+        second5.id,
+    ]
+    assert (
+        second4.function_call_id
+        == next(n for n in store.notifications() if n.id == second4.id).function_call_id
+    )
+
+    for n in store.notifications(pending_only=True):
+        store.mark_delivered(n.id, retry)
+    assert store.due(retry + timedelta(days=1), 10) == []
+    assert store.next_attempt_at() is None

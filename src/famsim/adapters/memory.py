@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -31,6 +31,7 @@ from famsim.service.ports import (
     IdentifierTaken,
     PlanNotFound,
 )
+from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
 
 
 @dataclass
@@ -307,10 +308,15 @@ def _differs(a: Family, b: Family) -> bool:
 
 
 class MemorySmdpStore:
-    """The SM-DP+ store in memory: profiles deep-copied in and out, like a database."""
+    """The SM-DP+ store in memory: profiles deep-copied in and out, like a database, and
+    the outbox as a list (bodies encoded as the SQL store does)."""
+
+    MAX_ERROR_CHARS = 200
 
     def __init__(self) -> None:
         self._profiles: dict[Iccid, SmdpProfile] = {}
+        self._outbox: list[StoredNotification] = []
+        self._lock = threading.Lock()  # the sender runs in its own thread
         self.saves = 0
 
     def load(self) -> list[SmdpProfile]:
@@ -318,7 +324,14 @@ class MemorySmdpStore:
             copy.deepcopy(p) for _, p in sorted(self._profiles.items(), key=lambda i: str(i[0]))
         ]
 
-    def save(self, profiles: Sequence[SmdpProfile], logged: dict[Iccid, int]) -> None:
+    def save(
+        self,
+        profiles: Sequence[SmdpProfile],
+        logged: dict[Iccid, int],
+        notifications: Sequence[OutgoingNotification] = (),
+    ) -> None:
+        from famsim.adapters.es2plus.messages import dump_json, progress_request
+
         for profile in profiles:
             stored = self._profiles.get(profile.iccid)
             if (
@@ -326,5 +339,83 @@ class MemorySmdpStore:
                 and stored.history != profile.history[: logged.get(profile.iccid, 0)]
             ):
                 raise AssertionError(f"the state log of {profile.iccid} was rewritten")
-            self._profiles[profile.iccid] = copy.deepcopy(profile)
+        with self._lock:
+            first = len(self._outbox) + 1
+            rows = [
+                StoredNotification(
+                    id=first + n,
+                    iccid=o.notification.iccid,
+                    function_call_id=o.function_call_id,
+                    body=dump_json(
+                        progress_request(
+                            o.notification,
+                            function_call_id=o.function_call_id,
+                            requester=o.requester,
+                        )
+                    ),
+                    created_at=o.notification.at,
+                    attempts=0,
+                    next_attempt_at=o.notification.at,
+                    delivered_at=None,
+                    last_error=None,
+                )
+                for n, o in enumerate(notifications)
+            ]
+            ids = [row.function_call_id for row in self._outbox + rows]
+            if len(set(ids)) != len(ids):  # the SQL column is unique
+                raise AssertionError("a functionCallIdentifier was stored twice")
+            for profile in profiles:
+                self._profiles[profile.iccid] = copy.deepcopy(profile)
+            self._outbox.extend(rows)
         self.saves += 1
+
+    def due(self, now: datetime, limit: int) -> list[StoredNotification]:
+        ready = [n for n in self._heads() if n.next_attempt_at <= now]
+        return sorted(ready, key=lambda n: (n.next_attempt_at, n.id))[:limit]
+
+    def _heads(self) -> list[StoredNotification]:
+        """The oldest undelivered notification of each profile (they go out in order)."""
+        heads: dict[Iccid, StoredNotification] = {}
+        with self._lock:
+            for n in self._outbox:
+                if n.delivered_at is None:
+                    heads.setdefault(n.iccid, n)
+        return list(heads.values())
+
+    def mark_delivered(self, notification_id: int, at: datetime) -> None:
+        self._change(
+            notification_id,
+            lambda n: replace(n, attempts=n.attempts + 1, delivered_at=at, last_error=None),
+        )
+
+    def mark_failed(
+        self, notification_id: int, at: datetime, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._change(
+            notification_id,
+            lambda n: (
+                n
+                if n.delivered_at is not None
+                else replace(
+                    n,
+                    attempts=n.attempts + 1,
+                    next_attempt_at=next_attempt_at,
+                    last_error=error[: self.MAX_ERROR_CHARS],
+                )
+            ),
+        )
+
+    def notifications(self, *, pending_only: bool = False) -> list[StoredNotification]:
+        with self._lock:
+            return [n for n in self._outbox if not pending_only or n.delivered_at is None]
+
+    def next_attempt_at(self) -> datetime | None:
+        return min((n.next_attempt_at for n in self._heads()), default=None)
+
+    def _change(
+        self, notification_id: int, change: Callable[[StoredNotification], StoredNotification]
+    ) -> None:
+        with self._lock:
+            index = notification_id - 1
+            if 0 <= index < len(self._outbox):
+                self._outbox[index] = change(self._outbox[index])

@@ -25,6 +25,7 @@ from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.plan import Plan
+from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
 
 
 class PlanNotFound(NotFound):
@@ -318,17 +319,49 @@ class Clock(Protocol):
 
 
 class SmdpStore(Protocol):
-    """Where the built-in SM-DP+ keeps its profiles (famsim's database, or memory in tests).
+    """Where the built-in SM-DP+ keeps its profiles and its outbox of progress notifications
+    (famsim's database, or memory in tests).
 
     The SM-DP+ holds its inventory in memory and writes each call's changes through, so the
-    store needs only to read everything once and to save what a call touched, atomically.
+    store needs only to read everything once and to save what a call touched, atomically
+    with the notifications the call produced. The sender then reads the outbox.
     """
 
     def load(self) -> list[SmdpProfile]:
         """Every profile with its full state log, oldest change first."""
         ...
 
-    def save(self, profiles: Sequence[SmdpProfile], logged: dict[Iccid, int]) -> None:
-        """Insert or update these profiles and append their state changes after the first
-        ``logged[iccid]`` already stored, in one transaction."""
+    def save(
+        self,
+        profiles: Sequence[SmdpProfile],
+        logged: dict[Iccid, int],
+        notifications: Sequence[OutgoingNotification] = (),
+    ) -> None:
+        """Insert or update these profiles, append their state changes after the first
+        ``logged[iccid]`` already stored, and add *notifications* to the outbox (body: the
+        HandleDownloadProgressInfo request, due at once), all in one transaction."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[StoredNotification]:
+        """Undelivered notifications whose next attempt is at or before *now*, oldest
+        first, and only the oldest undelivered one of each profile (they go out in order)."""
+        ...
+
+    def mark_delivered(self, notification_id: int, at: datetime) -> None:
+        """Count an attempt that delivered the notification."""
+        ...
+
+    def mark_failed(
+        self, notification_id: int, at: datetime, error: str, next_attempt_at: datetime
+    ) -> None:
+        """Count a failed attempt: keep *error* (at most 200 characters), try again then."""
+        ...
+
+    def notifications(self, *, pending_only: bool = False) -> list[StoredNotification]:
+        """The outbox, oldest first (only the undelivered ones with *pending_only*)."""
+        ...
+
+    def next_attempt_at(self) -> datetime | None:
+        """When the earliest of the notifications :meth:`due` may hand out is next due
+        (None: none pending). One waiting behind an older one of its profile is not counted."""
         ...

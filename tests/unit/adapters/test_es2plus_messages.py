@@ -320,19 +320,25 @@ def test_a_timestamp_set_in_python_is_written_in_utc_to_the_second() -> None:
     assert parse(HandleDownloadProgressInfoRequest, dump(built)) == built
 
 
-@pytest.mark.parametrize("point", [0, 5, 7])
-def test_notification_points_are_one_to_four(point: int) -> None:
+@pytest.mark.parametrize("point", [0, 5, 7, 100, 104])
+def test_notification_points_are_the_specs_one_to_four_or_famsims_101_to_103(
+    point: int,
+) -> None:
     error = _error(HandleDownloadProgressInfoRequest, _notification(notificationPointId=point))
     assert error.path == "notificationPointId"
     assert str(error).startswith("notificationPointId: ")
 
 
 def test_notification_points_have_names() -> None:
-    assert [p.value for p in NotificationPoint] == [1, 2, 3, 4]
+    assert [p.value for p in NotificationPoint] == [1, 2, 3, 4, 101, 102, 103]
     notification = parse(
         HandleDownloadProgressInfoRequest, _body(_notification(notificationPointId=1))
     )
     assert notification.notificationPointId is NotificationPoint.ELIGIBILITY_CHECK
+    deleted = parse(
+        HandleDownloadProgressInfoRequest, _body(_notification(notificationPointId=103))
+    )
+    assert deleted.notificationPointId is NotificationPoint.PROFILE_DELETED
 
 
 def test_unknown_keys_are_ignored_and_never_written() -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from enum import IntEnum
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -45,6 +44,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from famsim.domain.errors import InvalidIdentifier, InvalidInput
+from famsim.domain.esim.progress import NotificationPoint, ProgressNotification
 from famsim.domain.esim.status import ORDER_EXPIRED, StatusCode
 from famsim.domain.identifiers import Eid, Iccid
 
@@ -266,15 +266,6 @@ class Es2Response(Es2Message):
     header: ResponseHeader
 
 
-class NotificationPoint(IntEnum):
-    """Where in a download a ``handleDownloadProgressInfo`` callback comes from (SGP.22 5.3.5)."""
-
-    ELIGIBILITY_CHECK = 1
-    CONFIRMATION_FAILURE = 2
-    BPP_DOWNLOAD = 3
-    BPP_INSTALLATION = 4
-
-
 class DownloadOrderRequest(Es2Request):
     """Reserve a profile: a given ICCID, or any available one of ``profileType``.
 
@@ -340,7 +331,12 @@ class ReleaseProfileRequest(Es2Request):
 
 
 class HandleDownloadProgressInfoRequest(Es2Request):
-    """The SM-DP+ tells the operator how a download went (answered 204, no body)."""
+    """The SM-DP+ tells the operator how a download went (answered 204, no body).
+
+    ``notificationPointId`` is a :class:`NotificationPoint`: SGP.22's 1-4, or famsim's
+    private 101-103 (enabled, disabled, deleted on the device), which only famsim's own
+    SM-DP+ sends and which a receiver should be ready to ignore.
+    """
 
     eid: EidText | None = None
     iccid: IccidText
@@ -392,6 +388,44 @@ def expired_header(
     The codes default to the order-expired status; the message to that status's meaning.
     """
     return _status_header("Expired", status, message or status.meaning, subject_identifier)
+
+
+def progress_request(
+    notification: ProgressNotification, *, function_call_id: str, requester: str
+) -> HandleDownloadProgressInfoRequest:
+    """The HandleDownloadProgressInfo request for one of the domain's progress reports.
+
+    *requester* is the SM-DP+'s address (``functionRequesterIdentifier``); a failure's
+    status code and message go in ``notificationPointStatus.statusCodeData``.
+    """
+    if notification.success:
+        outcome = FunctionExecutionStatus(status="Executed-Success")
+    else:
+        data = None
+        if notification.status is not None:
+            data = StatusCodeData(
+                subjectCode=notification.status.subject_code,
+                reasonCode=notification.status.reason_code,
+                message=notification.message or notification.status.meaning,
+            )
+        outcome = FunctionExecutionStatus(status="Failed", statusCodeData=data)
+    return HandleDownloadProgressInfoRequest(
+        header=RequestHeader(
+            functionRequesterIdentifier=requester, functionCallIdentifier=function_call_id
+        ),
+        eid=str(notification.eid) if notification.eid else None,
+        iccid=str(notification.iccid),
+        profileType=notification.profile_type,
+        timestamp=notification.at,
+        notificationPointId=notification.point,
+        notificationPointStatus=outcome,
+    )
+
+
+def dump_json(model: Es2Message) -> dict[str, Any]:
+    """*model* as the JSON object :func:`dump` writes (for a JSON column), no ``null``s."""
+    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return data
 
 
 def dump(model: Es2Message) -> bytes:

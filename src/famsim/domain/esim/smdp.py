@@ -6,6 +6,11 @@ matching ID and an optional confirmation code (kept only as SHA-256, with a limi
 attempts), release it, let the device download and install it before the order expires,
 and cancel what is not yet downloaded. Every refusal carries the ES2+ status code the
 spec gives (``shared/docs/esim.md``), so the HTTP layer only translates.
+
+The device's side is simulated here too (download, install, the end user's rejection, a
+failure, and once installed enable, disable, delete); each step, and each refusal that
+still changes or counts something, leaves a :class:`ProgressNotification` in
+``SmdpInventory.notifications`` for the operator's HandleDownloadProgressInfo callback.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ from famsim.domain.esim.activation_code import (
     new_matching_id,
 )
 from famsim.domain.esim.profile_state import ProfileAction, ProfileState, next_state
+from famsim.domain.esim.progress import NotificationPoint, ProgressNotification
 from famsim.domain.esim.status import (
     CONFIRMATION_ATTEMPTS_EXCEEDED,
     CONFIRMATION_CODE_REFUSED,
+    DEVICE_FAILURE,
     EID_DIFFERS,
+    END_USER_REJECTED,
+    INVALID_TRANSITION,
     MATCHING_ID_CONFLICT,
     NO_PROFILE_OF_TYPE,
     ORDER_EXPIRED,
@@ -75,10 +84,40 @@ class FinalStatus(StrEnum):
     UNAVAILABLE = "Unavailable"
 
 
+class DeviceAction(StrEnum):
+    """Device steps whose name the state log keeps, beside the SGP.22 3.1.6 moves.
+
+    The 3.1.6 table ends at Installed (or Error): what the eUICC does with an installed
+    profile afterwards does not change the SM-DP+'s state. famsim still logs it, with the
+    state unchanged (Installed -> Installed), so the log is the one place that knows
+    whether a profile is enabled, disabled or deleted on its device: a deleted profile
+    cannot be enabled again, and this survives a restart without a new column.
+    ``reject`` is the end user declining the profile; it is the table's ``fail`` move
+    (to Error) logged under its own name.
+    """
+
+    REJECT = "reject"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    DELETE = "delete"
+
+
+LogAction = ProfileAction | DeviceAction
+"""What a state log entry records: a move of the 3.1.6 table, or a device step."""
+
+
+def log_action(name: str) -> LogAction:
+    """The action a stored log entry names (stores read their ``action`` column with it)."""
+    try:
+        return ProfileAction(name)
+    except ValueError:
+        return DeviceAction(name)
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     at: datetime
-    action: ProfileAction
+    action: LogAction
     before: ProfileState
     after: ProfileState
 
@@ -97,11 +136,57 @@ class SmdpProfile:
     order_expires_at: datetime | None = None
     history: list[Transition] = field(default_factory=list)
 
-    def move(self, action: ProfileAction, at: datetime) -> ProfileState:
+    def move(
+        self, action: ProfileAction, at: datetime, *, logged_as: DeviceAction | None = None
+    ) -> ProfileState:
+        """Make a move of the 3.1.6 table (or raise); log it as *logged_as* if given."""
         before = self.state
         self.state = next_state(str(self.iccid), before, action)
-        self.history.append(Transition(at, action, before, self.state))
+        self.history.append(Transition(at, logged_as or action, before, self.state))
         return self.state
+
+    @property
+    def on_device(self) -> DeviceAction | None:
+        """The last of enable, disable, delete done to this installed profile, if any.
+
+        None for an installed profile the device has not touched since (SGP.22 installs a
+        profile disabled).
+        """
+        for change in reversed(self.history):
+            if change.action is ProfileAction.INSTALL:
+                break  # only steps since the (last) installation count
+            if change.action in _ON_DEVICE:
+                return DeviceAction(change.action)
+        return None
+
+    def device_step(self, action: DeviceAction, at: datetime) -> None:
+        """Log an enable, disable or delete of the installed profile (state unchanged)."""
+        current = self.on_device
+        allowed = {
+            DeviceAction.ENABLE: (None, DeviceAction.DISABLE),
+            DeviceAction.DISABLE: (DeviceAction.ENABLE,),
+            DeviceAction.DELETE: (None, DeviceAction.ENABLE, DeviceAction.DISABLE),
+        }[action]
+        if self.state is not ProfileState.INSTALLED or current not in allowed:
+            where = (
+                f"{self.state.value}"
+                if self.state is not ProfileState.INSTALLED
+                else f"Installed and {_DEVICE_STATUS[current]} on the device"
+            )
+            raise SmdpRefusal(
+                INVALID_TRANSITION,
+                f"profile {self.iccid} is {where}: {action.value} is not allowed now",
+            )
+        self.history.append(Transition(at, action, self.state, self.state))
+
+
+_ON_DEVICE = (DeviceAction.ENABLE, DeviceAction.DISABLE, DeviceAction.DELETE)
+_DEVICE_STATUS: dict[DeviceAction | None, str] = {
+    None: "not yet enabled",
+    DeviceAction.ENABLE: "enabled",
+    DeviceAction.DISABLE: "disabled",
+    DeviceAction.DELETE: "deleted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +218,9 @@ class SmdpInventory:
         self.touched: set[Iccid] = set()
         """Profiles a call looked at or changed since the owner last cleared this: storage
         saves them, refused calls included (a wrong confirmation code still counts)."""
+        self.notifications: list[ProgressNotification] = []
+        """Progress reports for the operator since the owner last cleared this: storage
+        keeps them with the touched profiles, for delivery afterwards."""
 
     # ------------------------------------------------------------------ inventory
     def add(self, iccid: Iccid, profile_type: str) -> SmdpProfile:
@@ -280,6 +368,29 @@ class SmdpInventory:
         return profile
 
     # ------------------------------------------------------------------ the device's side
+    def download_code(
+        self,
+        *,
+        now: datetime,
+        activation_code: ActivationCode,
+        eid: Eid,
+        confirmation_code: str | None = None,
+    ) -> SmdpProfile:
+        """A device downloads with an activation code; it must name this SM-DP+."""
+        if activation_code.smdp_address != self.smdp_address:
+            raise InvalidInput(
+                f"activation code names SM-DP+ {activation_code.smdp_address}, "
+                f"this is {self.smdp_address}"
+            )
+        if not activation_code.matching_id:
+            raise InvalidInput("activation code has no matching ID")
+        return self.download(
+            now=now,
+            matching_id=activation_code.matching_id,
+            eid=eid,
+            confirmation_code=confirmation_code,
+        )
+
     def download(
         self,
         *,
@@ -290,9 +401,11 @@ class SmdpInventory:
     ) -> SmdpProfile:
         """A device asks for the profile of an activation code (simulated LPA download).
 
-        Refused, and the profile put in Error, when the order has expired or when the
-        confirmation code was wrong too many times; a wrong code below the limit is refused
-        and counted, the profile stays Released.
+        Refused, and the profile put in Error, when the order has expired (notification
+        point 1) or when the confirmation code was wrong too many times (point 2); a wrong
+        code below the limit is refused and counted (point 2), the profile stays Released.
+        A download that works is point 3. Refusals that change nothing (an unknown matching
+        ID, another device's EID, a profile not released) notify nobody.
         """
         profile = self._by_matching_id(matching_id.strip().upper())
         if profile is None:
@@ -302,7 +415,13 @@ class SmdpInventory:
             profile.move(ProfileAction.DOWNLOAD, now)  # raises the invalid transition
         if profile.order_expires_at is not None and now >= profile.order_expires_at:
             profile.move(ProfileAction.FAIL, now)
-            raise SmdpRefusal(ORDER_EXPIRED, f"the order for {profile.iccid} has expired")
+            raise self._failed(
+                profile,
+                now,
+                NotificationPoint.ELIGIBILITY_CHECK,
+                SmdpRefusal(ORDER_EXPIRED, f"the order for {profile.iccid} has expired"),
+                eid,
+            )
         if profile.confirmation_code_sha256 is not None:
             given = confirmation_code_hash(confirmation_code or "")
             if not hmac.compare_digest(given, profile.confirmation_code_sha256):
@@ -310,29 +429,135 @@ class SmdpInventory:
                 attempts = f"{profile.failed_confirmations} of {self.confirmation_attempts}"
                 if profile.failed_confirmations >= self.confirmation_attempts:
                     profile.move(ProfileAction.FAIL, now)
-                    raise SmdpRefusal(
+                    refusal = SmdpRefusal(
                         CONFIRMATION_ATTEMPTS_EXCEEDED,
                         f"wrong confirmation code for {profile.iccid} ({attempts} attempts): "
                         "the profile is in Error",
                     )
-                raise SmdpRefusal(
-                    CONFIRMATION_CODE_REFUSED,
-                    f"wrong confirmation code for {profile.iccid} ({attempts} attempts)",
+                else:
+                    refusal = SmdpRefusal(
+                        CONFIRMATION_CODE_REFUSED,
+                        f"wrong confirmation code for {profile.iccid} ({attempts} attempts)",
+                    )
+                raise self._failed(
+                    profile, now, NotificationPoint.CONFIRMATION_FAILURE, refusal, eid
                 )
         profile.move(ProfileAction.DOWNLOAD, now)
         profile.eid = eid
+        self._notify(profile, now, NotificationPoint.BPP_DOWNLOAD)
         return profile
 
     def install(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        """The device installed the downloaded profile (point 4)."""
         profile = self._profile(iccid)
         profile.move(ProfileAction.INSTALL, now)
+        self._notify(profile, now, NotificationPoint.BPP_INSTALLATION)
         return profile
 
     def fail(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
-        """The download or the installation failed, or the user refused the profile."""
+        """The download (of a Released profile, point 3) or the installation (of a
+        Downloaded one, point 4) failed on the device: the profile goes to Error."""
         profile = self._profile(iccid)
+        point = (
+            NotificationPoint.BPP_DOWNLOAD
+            if profile.state is ProfileState.RELEASED
+            else NotificationPoint.BPP_INSTALLATION
+        )
         profile.move(ProfileAction.FAIL, now)
+        what = "download" if point is NotificationPoint.BPP_DOWNLOAD else "installation"
+        self._notify(
+            profile,
+            now,
+            point,
+            status=DEVICE_FAILURE,
+            message=f"the {what} of {profile.iccid} failed on the device",
+        )
         return profile
+
+    def reject(
+        self, *, now: datetime, iccid: Iccid | None = None, matching_id: str | None = None
+    ) -> SmdpProfile:
+        """The end user declines the profile on the device (SGP.22's endUserRejection).
+
+        A Released or Downloaded profile goes to Error (logged as ``reject``); the operator
+        hears point 3 Failed with :data:`END_USER_REJECTED`.
+        """
+        if iccid is not None:
+            profile = self._profile(iccid)
+        elif matching_id is not None:
+            found = self._by_matching_id(matching_id.strip().upper())
+            if found is None:
+                raise SmdpRefusal(PROFILE_UNKNOWN, f"no order has matching ID {matching_id!r}")
+            profile = found
+        else:
+            raise InvalidInput("a rejection names the profile by ICCID or matching ID")
+        profile.move(ProfileAction.FAIL, now, logged_as=DeviceAction.REJECT)
+        self._notify(
+            profile,
+            now,
+            NotificationPoint.BPP_DOWNLOAD,
+            status=END_USER_REJECTED,
+            message=f"the end user rejected profile {profile.iccid} on the device",
+        )
+        return profile
+
+    def enable(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        """The installed profile was enabled on the device (famsim's point 101)."""
+        return self._device_step(iccid, now, DeviceAction.ENABLE, NotificationPoint.PROFILE_ENABLED)
+
+    def disable(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        """The enabled profile was disabled on the device (famsim's point 102)."""
+        return self._device_step(
+            iccid, now, DeviceAction.DISABLE, NotificationPoint.PROFILE_DISABLED
+        )
+
+    def delete(self, *, now: datetime, iccid: Iccid) -> SmdpProfile:
+        """The installed profile was deleted from the device (famsim's point 103); it stays
+        Installed at the SM-DP+ (3.1.6 ends there) but can never be enabled again."""
+        return self._device_step(iccid, now, DeviceAction.DELETE, NotificationPoint.PROFILE_DELETED)
+
+    def _device_step(
+        self, iccid: Iccid, now: datetime, action: DeviceAction, point: NotificationPoint
+    ) -> SmdpProfile:
+        profile = self._profile(iccid)
+        profile.device_step(action, now)
+        self._notify(profile, now, point)
+        return profile
+
+    def _notify(
+        self,
+        profile: SmdpProfile,
+        now: datetime,
+        point: NotificationPoint,
+        *,
+        status: StatusCode | None = None,
+        message: str | None = None,
+        eid: Eid | None = None,
+    ) -> None:
+        self.notifications.append(
+            ProgressNotification(
+                iccid=profile.iccid,
+                eid=eid or profile.eid,
+                profile_type=profile.profile_type,
+                at=now,
+                point=point,
+                success=status is None,
+                status=status,
+                message=message,
+            )
+        )
+
+    def _failed(
+        self,
+        profile: SmdpProfile,
+        now: datetime,
+        point: NotificationPoint,
+        refusal: SmdpRefusal,
+        eid: Eid,
+    ) -> SmdpRefusal:
+        """Note a refusal that changed or counted something for the operator; return it."""
+        self._notify(profile, now, point, status=refusal.status, message=str(refusal), eid=eid)
+        return refusal
 
     # ------------------------------------------------------------------ helpers
     def _profile(self, iccid: Iccid) -> SmdpProfile:

@@ -35,3 +35,14 @@ CONFIRMATION_ATTEMPTS_EXCEEDED = StatusCode(
     "8.2.7", "6.4", "Confirmation Code: maximum number of retries exceeded"
 )
 ORDER_EXPIRED = StatusCode("8.8.5", "4.10", "Download order: time to live expired")
+
+# Failures the simulated device reports and the SM-DP+ forwards to the operator in
+# HandleDownloadProgressInfo. SGP.22 carries an end user's refusal from the device as
+# ES9+ CancelSession with reason endUserRejection(0); which subject/reason pair an SM-DP+
+# then puts in the ES2+ notification's statusCodeData is not in the text famsim builds on
+# (esim.md), so these two pairs are FAMSIM'S CHOICE (8.1 = the eUICC as subject), not
+# values quoted from the spec: a receiver should match them by these names.
+END_USER_REJECTED = StatusCode("8.1", "3.8", "End user rejected the profile on the device")
+DEVICE_FAILURE = StatusCode(
+    "8.1", "4.2", "Download or installation failed on the device (famsim's code)"
+)
