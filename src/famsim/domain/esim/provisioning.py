@@ -10,6 +10,7 @@ in between are implied), and nothing revives a subscription that is deleted or i
 
 from __future__ import annotations
 
+from famsim.domain.esim.status import CONFIRMATION_ATTEMPTS_EXCEEDED, StatusCode
 from famsim.domain.lines import SubscriptionState
 
 _S = SubscriptionState
@@ -47,3 +48,45 @@ def next_state(current: SubscriptionState, reported: SubscriptionState) -> Subsc
 def reached_device(state: SubscriptionState) -> bool:
     """Installed (or further): the device has the profile, a device change may complete."""
     return state in _ON_DEVICE
+
+
+# HandleDownloadProgressInfo's notification points (SGP.22 ES2+, see esim.md), and the
+# private ones famsim's SM-DP+ uses to forward the eUICC's own notifications.
+ELIGIBILITY_CHECK = 1
+CONFIRMATION_FAILURE = 2
+BPP_DOWNLOAD = 3
+BPP_INSTALLATION = 4
+PROFILE_ENABLED = 101
+PROFILE_DISABLED = 102
+PROFILE_DELETED = 103
+
+_ON_SUCCESS = {
+    BPP_DOWNLOAD: _S.DOWNLOADED,
+    BPP_INSTALLATION: _S.INSTALLED,
+    PROFILE_ENABLED: _S.ENABLED,
+    PROFILE_DISABLED: _S.DISABLED,
+    PROFILE_DELETED: _S.DELETED,
+}
+_FAILURE_ENDS_ORDER = frozenset({ELIGIBILITY_CHECK, BPP_DOWNLOAD, BPP_INSTALLATION})
+
+
+def reported_state(
+    point: int, success: bool, status: StatusCode | None = None
+) -> SubscriptionState | None:
+    """The state a progress notification reports, or None if it reports no new state.
+
+    A failed eligibility check (the order expired), download or installation ends the
+    order in error; so does a confirmation failure once the attempts are used up (a single
+    wrong code only counts). Unknown points are noted and change nothing.
+    """
+    if success:
+        return _ON_SUCCESS.get(point)
+    if point in _FAILURE_ENDS_ORDER:
+        return _S.ERROR
+    if point == CONFIRMATION_FAILURE and status is not None:
+        exceeded = (status.subject_code, status.reason_code) == (
+            CONFIRMATION_ATTEMPTS_EXCEEDED.subject_code,
+            CONFIRMATION_ATTEMPTS_EXCEEDED.reason_code,
+        )
+        return _S.ERROR if exceeded else None
+    return None
