@@ -17,11 +17,12 @@ from typing import Any, Protocol, Self
 from famsim.domain.audit import AuditEvent
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
-from famsim.domain.errors import Conflict, NotFound
-from famsim.domain.esim.smdp import SmdpProfile
+from famsim.domain.errors import Conflict, FamsimError, NotFound
+from famsim.domain.esim.smdp import FinalStatus, SmdpProfile
+from famsim.domain.esim.status import StatusCode
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.family import Family
-from famsim.domain.identifiers import Iccid, Imsi, Msisdn
+from famsim.domain.identifiers import Eid, Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.plan import Plan
@@ -83,6 +84,10 @@ class FamilyRepository(Protocol):
     def owner_of_iccid(self, iccid: Iccid) -> FamilyId | None: ...
 
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None: ...
+
+    def with_orders_due(self, now: datetime) -> Sequence[FamilyId]:
+        """Families with an eSIM order not downloaded by its deadline (at or before *now*)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +321,61 @@ class UnitOfWork(Protocol):
 
 class Clock(Protocol):
     def today(self) -> date: ...
+
+
+# ------------------------------------------------------------------ ES2+ (the SM-DP+)
+
+
+class SmdpRefused(FamsimError):
+    """The SM-DP+ ran an ES2+ function and refused it, with the spec's status code."""
+
+    def __init__(self, function: str, status: StatusCode, message: str) -> None:
+        self.function = function
+        self.status = status
+        super().__init__(message)
+
+
+class SmdpUnreachable(FamsimError):
+    """No ES2+ answer: the SM-DP+ could not be reached, timed out or answered nonsense."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedOrder:
+    matching_id: str
+    smdp_address: str | None
+
+
+class Es2Port(Protocol):
+    """The operator's side of ES2+ (SGP.22 5.3), as the eSIM service uses it.
+
+    Every call names the profile by ICCID, so retrying one can never reserve a second
+    profile. Refusals raise :class:`SmdpRefused`, no answer :class:`SmdpUnreachable`.
+    """
+
+    @property
+    def smdp_address(self) -> str:
+        """The SM-DP+'s address for activation codes when ConfirmOrder does not say."""
+        ...
+
+    def download_order(self, *, iccid: Iccid, eid: Eid | None = None) -> Iccid: ...
+
+    def confirm_order(
+        self,
+        *,
+        iccid: Iccid,
+        release: bool,
+        eid: Eid | None = None,
+        confirmation_code: str | None = None,
+    ) -> ConfirmedOrder: ...
+
+    def cancel_order(
+        self,
+        *,
+        iccid: Iccid,
+        final: FinalStatus,
+        eid: Eid | None = None,
+        matching_id: str | None = None,
+    ) -> None: ...
 
 
 class SmdpStore(Protocol):
