@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,13 @@ from famsim.adapters.clock import SystemClock
 from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
-from famsim.domain.errors import FamsimError
+from famsim.domain.errors import FamsimError, InvalidInput
 from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
 from famsim.service.charging import ChargingService
+from famsim.service.esim import EsimService
 from famsim.service.messagebus import MessageBus
-from famsim.service.ports import Clock, UnitOfWork
+from famsim.service.ports import Clock, Es2Port, UnitOfWork
 from famsim.service.smdp import SmdpService
 
 
@@ -103,6 +104,56 @@ class App:
         from famsim.adapters.smdp_http import create_smdp_app  # FastAPI: only when served
 
         return create_smdp_app(service)
+
+    def esim(self) -> EsimService:
+        """Ordering eSIMs: from the configured SM-DP+ over ES2+, or the built-in one."""
+        settings = self.settings
+        es2: Es2Port
+        if settings.smdp_url:
+            from famsim.adapters.es2plus.client import Es2Client
+
+            cert = None
+            if settings.smdp_client_cert is not None:
+                key = settings.smdp_client_key or settings.smdp_client_cert
+                cert = (str(settings.smdp_client_cert), str(key))
+            es2 = Es2Client(
+                settings.smdp_url,
+                requester=settings.operator_id,
+                cert=cert,
+                verify=str(settings.smdp_ca) if settings.smdp_ca else True,
+            )
+        else:
+            from famsim.adapters.es2plus.local import LocalEs2
+
+            es2 = LocalEs2(self.smdp())
+        tacs = None
+        if settings.tac_allow_list is not None:
+            from famsim.adapters.tac_list import load_tac_allow_list
+
+            tacs = load_tac_allow_list(settings.tac_allow_list)
+        return EsimService(
+            self.uow,
+            es2,
+            lambda: datetime.now(UTC),
+            order_validity=timedelta(hours=settings.esim_order_hours),
+            tac_allow_list=tacs,
+        )
+
+    def activation_qr(self, payload: str, kind: str) -> bytes:
+        """The QR code of an activation code (``LPA:...``) as ``svg`` or ``png``."""
+        from famsim.adapters.qr import qr_png, qr_svg
+
+        if kind == "svg":
+            return qr_svg(payload).encode("utf-8")
+        if kind == "png":
+            return qr_png(payload)
+        raise InvalidInput(f"a QR code is written as .svg or .png, not {kind!r}")
+
+    def esim_receiver_app(self, service: EsimService) -> Any:
+        """The operator's ES2+ callback endpoint (HandleDownloadProgressInfo) as ASGI."""
+        from famsim.adapters.es2plus.receiver import create_receiver_app
+
+        return create_receiver_app(service)
 
     def close(self) -> None:
         self.engine.dispose()

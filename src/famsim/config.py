@@ -35,6 +35,27 @@ class Settings(BaseSettings):
     smdp_address: str = "smdp.famsim.localhost"
     """The built-in SM-DP+'s host name, as activation codes carry it (an FQDN)."""
 
+    smdp_url: str | None = None
+    """The SM-DP+ famsim orders eSIM profiles from over ES2+ (``https://...``; plain
+    ``http://`` only on loopback). Unset: the built-in SM-DP+, in the same process."""
+
+    smdp_client_cert: Path | None = None
+    """Client certificate (PEM, with its key or beside ``smdp_client_key``) for ES2+'s
+    mutual TLS."""
+
+    smdp_client_key: Path | None = None
+    smdp_ca: Path | None = None
+    """CA bundle that signs the SM-DP+'s server certificate (default: the system's)."""
+
+    operator_id: str = "famsim-operator"
+    """Who famsim is on ES2+ (``functionRequesterIdentifier``)."""
+
+    tac_allow_list: Path | None = None
+    """CSV of device models (TACs) allowed on the network; unset: every model."""
+
+    esim_order_hours: int = 7 * 24
+    """How long an eSIM order waits to be downloaded before it is undone."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -6,6 +6,7 @@ entrypoint renders the same facts, as a table for people or as JSON for scripts.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from famsim.domain.allocation import Allocation
@@ -147,9 +148,15 @@ def family_view(
                     "primary": sub.primary,
                     "eid": str(sub.eid) if sub.eid else None,
                     "imei": str(sub.imei) if sub.imei else None,
+                    "state": sub.state.value,
+                    "state_changed_at": _time(sub.state_changed_at),
+                    "profile_type": sub.profile_type,
+                    "order_expires_at": _time(sub.order_expires_at),
+                    "replaces": sub.replaces,
                 }
                 for sub in line.subscriptions
             ],
+            "closed_on": line.closed_on.isoformat() if line.closed_on else None,
         }
         for line in family.lines.values()
     ]
@@ -184,6 +191,26 @@ def family_view(
         "members": members,
         "lines": lines,
     }
+
+
+def esim_history(uow: UnitOfWork, family_id: str, iccid: str | None = None) -> list[dict[str, Any]]:
+    """The family's eSIM and line steps from the audit trail (one SIM's, with *iccid*)."""
+    events = uow.audit.for_family(family_id, limit=1000)
+    return [
+        {
+            "at": _time(e.at),
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "detail": dict(e.detail),
+        }
+        for e in events
+        if iccid is None or e.subject == iccid or iccid in e.detail.values()
+    ]
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def current_allocation(uow: UnitOfWork, family_id: str, member: str) -> tuple[str, Allocation]:

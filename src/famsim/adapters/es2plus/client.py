@@ -38,26 +38,28 @@ from famsim.adapters.es2plus.messages import (
     to_eid,
     to_iccid,
 )
-from famsim.domain.errors import FamsimError, InvalidInput
+from famsim.domain.errors import InvalidInput
 from famsim.domain.esim.smdp import FinalStatus
 from famsim.domain.esim.status import StatusCode
 from famsim.domain.identifiers import Eid, Iccid
+from famsim.service.ports import ConfirmedOrder, SmdpRefused, SmdpUnreachable
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 R = TypeVar("R", bound=Es2Response)
 
 
-class Es2Failure(FamsimError):
+class Es2Failure(SmdpRefused):
     """The SM-DP+ ran the function and says it failed (or the order expired)."""
 
     def __init__(self, function: str, status: str, code: StatusCode, message: str) -> None:
-        self.function = function
         self.execution_status = status
         self.code = code
         super().__init__(
+            function,
+            code,
             f"ES2+ {function} {status.lower()}: {code.subject_code}/"
-            f"{code.reason_code} {message}".rstrip()
+            f"{code.reason_code} {message}".rstrip(),
         )
 
     def is_(self, code: StatusCode) -> bool:
@@ -68,15 +70,15 @@ class Es2Failure(FamsimError):
         )
 
 
-class Es2TransportError(FamsimError):
+class Es2TransportError(SmdpUnreachable):
     """No ES2+ answer: the SM-DP+ was unreachable, timed out or answered something else."""
 
 
 @dataclass(frozen=True, slots=True)
-class Confirmed:
-    eid: Eid | None
-    matching_id: str
-    smdp_address: str | None
+class Confirmed(ConfirmedOrder):
+    """ConfirmOrder's answer: the matching ID, and the EID and address when given."""
+
+    eid: Eid | None = None
 
 
 class Es2Client:
@@ -85,6 +87,7 @@ class Es2Client:
         base_url: str,
         *,
         requester: str,
+        smdp_address: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_RETRIES,
         cert: tuple[str, str] | None = None,
@@ -102,6 +105,7 @@ class Es2Client:
         if retries < 0:
             raise InvalidInput("retries cannot be negative")
         self._requester = requester
+        self._smdp_address = smdp_address or url.host
         self._retries = retries
         self._http = httpx.Client(
             base_url=base_url,
@@ -111,6 +115,11 @@ class Es2Client:
             transport=transport,
             headers={ADMIN_PROTOCOL_HEADER: ADMIN_PROTOCOL, "Content-Type": "application/json"},
         )
+
+    @property
+    def smdp_address(self) -> str:
+        """The address activation codes carry when ConfirmOrder does not name one."""
+        return self._smdp_address
 
     def close(self) -> None:
         self._http.close()
@@ -163,7 +172,9 @@ class Es2Client:
         if not answer.matchingId:
             raise Es2TransportError("ES2+ confirmOrder succeeded without a matching ID")
         return Confirmed(
-            to_eid(answer.eid) if answer.eid else None, answer.matchingId, answer.smdpAddress
+            matching_id=answer.matchingId,
+            smdp_address=answer.smdpAddress,
+            eid=to_eid(answer.eid) if answer.eid else None,
         )
 
     def cancel_order(

@@ -301,6 +301,19 @@ class SqlFamilyRepository:
         query = select(t.subscriptions.c.family_id).where(t.subscriptions.c.imsi == imsi.digits)
         return self._owner(query)
 
+    def with_orders_due(self, now: datetime) -> Sequence[FamilyId]:
+        pending = (SubscriptionState.ORDERED.value, SubscriptionState.RELEASED.value)
+        query = (
+            select(t.subscriptions.c.family_id)
+            .where(
+                t.subscriptions.c.state.in_(pending),
+                t.subscriptions.c.order_expires_at <= now,
+            )
+            .distinct()
+            .order_by(t.subscriptions.c.family_id)
+        )
+        return [FamilyId(r) for r in self._connection.execute(query).scalars()]
+
     def _owner(self, query: Any) -> FamilyId | None:
         found = self._connection.execute(query).scalar()
         return FamilyId(found) if found is not None else None
