@@ -28,6 +28,7 @@ from famsim.service.esim import EsimService
 from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, Es2Port, UnitOfWork
 from famsim.service.smdp import SmdpService
+from famsim.service.smdp_delivery import NotificationSender
 
 
 class NotInitialised(FamsimError):
@@ -104,6 +105,27 @@ class App:
         from famsim.adapters.smdp_http import create_smdp_app  # FastAPI: only when served
 
         return create_smdp_app(service)
+
+    def smdp_sender(
+        self, service: SmdpService, destination: Callable[[bytes], None] | None = None
+    ) -> NotificationSender | None:
+        """The sender of *service*'s HandleDownloadProgressInfo notifications, or None.
+
+        To *destination* when given (an in-process callable, e.g. the operator's receiver:
+        it gets each JSON body and raises to have it retried), else over HTTP to
+        ``FAMSIM_SMDP_NOTIFY_URL``; None without either (notifications stay pending). The
+        sender wakes whenever *service* stores notifications; call ``start()`` for
+        background delivery (and ``stop()``), or ``deliver_due()`` to send once.
+        """
+        if destination is None:
+            if not self.settings.smdp_notify_url:
+                return None
+            from famsim.adapters.es2plus.notifier import HttpDestination
+
+            destination = HttpDestination(self.settings.smdp_notify_url)
+        sender = NotificationSender(service.store, destination, lambda: datetime.now(UTC))
+        service.listen(sender.wake)
+        return sender
 
     def esim(self) -> EsimService:
         """Ordering eSIMs: from the configured SM-DP+ over ES2+, or the built-in one."""

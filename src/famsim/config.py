@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     smdp_address: str = "smdp.famsim.localhost"
     """The built-in SM-DP+'s host name, as activation codes carry it (an FQDN)."""
 
+    smdp_notify_url: str | None = None
+    """Where the built-in SM-DP+ sends HandleDownloadProgressInfo: the operator's ES2+
+    base URL (``https://...``, plain ``http://`` only on loopback; the spec's path is
+    added). Unset: notifications stay pending in the outbox until a destination exists."""
+
     smdp_url: str | None = None
     """The SM-DP+ famsim orders eSIM profiles from over ES2+ (``https://...``; plain
     ``http://`` only on loopback). Unset: the built-in SM-DP+, in the same process."""
