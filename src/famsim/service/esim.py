@@ -336,6 +336,25 @@ class EsimService:
         return True
 
     # ------------------------------------------------------------------ after the order
+    def activation(self, family_id: str, iccid: str) -> tuple[ActivationCode, str | None]:
+        """The activation code of an order not yet downloaded, and its confirmation code
+        (to show again: the family may have lost the first QR)."""
+        target = Iccid.parse(iccid)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            _, sub = family.subscription_of_iccid(target)
+        if sub.state is not SubscriptionState.RELEASED or sub.matching_id is None:
+            raise RuleViolation(
+                f"the SIM {target} is {sub.state.value}: an activation code is only shown "
+                "for an order released and not yet downloaded"
+            )
+        code = ActivationCode(
+            self._es2.smdp_address,
+            sub.matching_id,
+            confirmation_code_required=sub.confirmation_code is not None,
+        )
+        return code, sub.confirmation_code
+
     def cancel(self, family_id: str, iccid: str, *, actor: str = "operator") -> Progress:
         """Cancel an order not yet downloaded (the SM-DP+ first: if the device is already
         downloading, it refuses and nothing changes here)."""

@@ -21,6 +21,7 @@ from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
+from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.service import commands as c
 from famsim.service import views
@@ -497,3 +498,4 @@ def bench_charging(
 
 
 app.add_typer(smdp_app, name="smdp")
+app.add_typer(esim_app, name="esim")

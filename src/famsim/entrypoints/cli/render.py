@@ -174,3 +174,51 @@ def smdp_inventory(rows: list[dict[str, Any]]) -> None:
     console.print(table)
     if not rows:
         console.print("No profiles yet: add some with `famsim smdp stock`.")
+
+
+def ordered(data: dict[str, Any]) -> None:
+    """A new order: the number and ICCID, then the activation code and, apart, the
+    confirmation code (they travel separately so a photographed QR is not enough)."""
+    console.print(f"[bold]{data['number']}[/bold]  SIM {data['iccid']}  ({data['state']})")
+    if data["activation_code"]:
+        console.print(f"activation code: LPA:{data['activation_code']}")
+        if data["qr"]:
+            console.print(f"QR code written to {data['qr']}")
+        if data["confirmation_code"]:
+            console.print(
+                f"confirmation code: [bold]{data['confirmation_code']}[/bold] "
+                "(give it to the user separately from the QR code)"
+            )
+        console.print(f"download before {data['expires_at']}")
+
+
+def esim_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="SIMs")
+    for column in ("number", "member", "device", "ICCID", "type", "state", "since"):
+        table.add_column(column)
+    for r in rows:
+        device = r["device_kind"] + (" (primary)" if r["primary"] else "")
+        if r["replaces"]:
+            device += " (new device)"
+        table.add_row(
+            r["number"] + ("" if r["line"] == "active" else f" [{r['line']}]"),
+            r["member"],
+            device,
+            r["iccid"],
+            r["profile_type"] or r["sim_type"],
+            r["state"],
+            (r["state_changed_at"] or "")[:19],
+        )
+    console.print(table)
+    if not rows:
+        console.print("No SIMs yet: order one with `famsim esim order`.")
+
+
+def esim_history(history: list[dict[str, Any]]) -> None:
+    table = Table(title="History")
+    for column in ("at", "by", "what", "detail"):
+        table.add_column(column)
+    for e in history:
+        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items() if v is not None)
+        table.add_row(e["at"][:19], e["actor"], e["action"], detail)
+    console.print(table)
