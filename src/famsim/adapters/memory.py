@@ -9,19 +9,50 @@ Families are deep-copied in and out, so callers can never mutate the store by ac
 from __future__ import annotations
 
 import copy
+import dataclasses
+import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
+from famsim.domain.errors import Conflict
 from famsim.domain.esim.smdp import SmdpProfile
+from famsim.domain.esim.stock import (
+    StockedSim,
+    StockState,
+    check_delivery,
+    check_retire,
+    check_take,
+    iccid_stocked,
+    imsi_stocked,
+    out_of_stock,
+)
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
+from famsim.domain.lines import SimType
+from famsim.domain.numbers import (
+    DEFAULT_HOLD,
+    DEFAULT_QUARANTINE,
+    NumberOffer,
+    NumberRange,
+    NumberState,
+    PooledNumber,
+    check_duration,
+    check_offer_count,
+    new_offer_id,
+    no_ranges,
+    none_free,
+    not_offered,
+    overlap_refusal,
+)
 from famsim.domain.plan import Plan
 from famsim.service.ports import (
     ChargingStamp,
@@ -46,6 +77,13 @@ class MemoryStore:
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     charging_versions: dict[FamilyId, int] = field(default_factory=dict)
     plan_saves: dict[str, int] = field(default_factory=dict)
+    sims: dict[Iccid, StockedSim] = field(default_factory=dict)
+    number_ranges: dict[str, NumberRange] = field(default_factory=dict)
+    numbers: dict[str, PooledNumber] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    es2_received: set[tuple[str, str]] = field(default_factory=set)
+    # (table, key) -> the unit of work that changed the row and has not ended: a row lock
+    claims: dict[tuple[str, str], object] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -218,7 +256,33 @@ class MemoryUnitOfWork:
         self.plans = MemoryPlanRepository(self._store)
         self.families = MemoryFamilyRepository(self._store)
         self.ledgers = MemoryLedgerRepository(self._store)
+        self._fresh_registries()
         return self
+
+    def _fresh_registries(self) -> None:
+        self._claims = _Claims(self._store)
+        self.sims = MemorySimStock(self._store, self._claims)
+        self.numbers = MemoryNumberPool(self._store, self._claims)
+        self.audit = MemoryAuditLog(self._store)
+        self.es2_received = MemoryReceivedNotifications(self._store, self._claims)
+
+    def _check_registries(self, added: set[FamilyId]) -> None:
+        """Refuse the commit before anything is written: audit events name real families."""
+        for event in self.audit.pending:
+            fid = event.family_id
+            if fid is not None and fid not in self._store.families and fid not in added:
+                raise FamilyNotFound(
+                    f"an audit event names the family {fid!r}, which does not exist"
+                )
+
+    def _commit_registries(self) -> None:
+        self._store.sims.update(self.sims.pending)
+        self._store.number_ranges.update(self.numbers.pending_ranges)
+        self._store.numbers.update(self.numbers.pending)
+        self._store.audit.extend(self.audit.pending)
+        self._store.es2_received.update(self.es2_received.pending)
+        self._claims.release()
+        self._fresh_registries()
 
     def __exit__(
         self,
@@ -245,6 +309,7 @@ class MemoryUnitOfWork:
                     raise PlanNotFound(f"no plan {family.plan_code!r} in the catalog")
                 self._check_unique(family)
                 changed.append((family, stored is not None))
+            self._check_registries({family.id for family, _ in changed})
             for family, existed in changed:
                 if existed:
                     family.version += 1
@@ -277,6 +342,7 @@ class MemoryUnitOfWork:
                 for event in self.ledgers.events
             )
             self.ledgers.events = []
+            self._commit_registries()
 
     def _check_unique(self, family: Family) -> None:
         mine = {line.msisdn for line in family.lines.values() if not line.is_closed}
@@ -293,6 +359,9 @@ class MemoryUnitOfWork:
                 raise IdentifierTaken("this IMSI is already in use by another line")
 
     def rollback(self) -> None:
+        with self._store.lock:
+            self._claims.release()
+        self._fresh_registries()
         self.plans.pending = {}
         self.families.touched = {}
         self.families.snapshots = {}
@@ -419,3 +488,262 @@ class MemorySmdpStore:
             index = notification_id - 1
             if 0 <= index < len(self._outbox):
                 self._outbox[index] = change(self._outbox[index])
+
+
+# ------------------------------------------------------------- the operator's registries
+# Each repository keeps its changes pending until the unit of work commits. A row changed
+# by a unit of work is claimed in the store until that unit of work ends, as a database
+# row lock would be: a `take` or an `offer` skips claimed rows (SKIP LOCKED), a change
+# of one named row refuses it (the database would make it wait).
+
+
+class _Claims:
+    """The rows one unit of work has claimed in the store (released when it ends)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.token = object()
+
+    def free(self, table: str, key: str) -> bool:
+        """Whether this unit of work may change the row (no one else claimed it)."""
+        owner = self._store.claims.get((table, key))
+        return owner is None or owner is self.token
+
+    def claim(self, table: str, key: str, busy: str) -> None:
+        if not self.free(table, key):
+            raise Conflict(f"{busy} is being changed by someone else right now; try again")
+        self._store.claims[(table, key)] = self.token
+
+    def release(self) -> None:
+        for key in [k for k, owner in self._store.claims.items() if owner is self.token]:
+            del self._store.claims[key]
+
+
+class MemorySimStock:
+    def __init__(self, store: MemoryStore, claims: _Claims) -> None:
+        self._store = store
+        self._claims = claims
+        self.pending: dict[Iccid, StockedSim] = {}
+
+    def _merged(self) -> dict[Iccid, StockedSim]:
+        return self._store.sims | self.pending
+
+    def add_all(self, sims: Sequence[StockedSim], now: datetime) -> None:
+        check_delivery(sims)
+        with self._store.lock:
+            merged = self._merged()
+            holders = {sim.imsi: sim.iccid for sim in merged.values()}
+            for position, sim in enumerate(sims):
+                if sim.iccid in merged:
+                    raise iccid_stocked(position, sim.iccid)
+                if sim.imsi in holders:
+                    raise imsi_stocked(position, sim.imsi, str(holders[sim.imsi]))
+            for sim in sims:
+                self._claims.claim("sim_stock", str(sim.iccid), f"SIM {sim.iccid}")
+                self._claims.claim("sim_imsi", str(sim.imsi), f"IMSI {sim.imsi}")
+            self.pending.update((sim.iccid, sim) for sim in sims)
+
+    def take(self, profile_type: str, now: datetime) -> StockedSim:
+        with self._store.lock:
+            of_type = [
+                sim
+                for sim in self._merged().values()
+                if sim.sim_type is SimType.ESIM and sim.profile_type == profile_type
+            ]
+            free = sorted(
+                (
+                    sim
+                    for sim in of_type
+                    if sim.state is StockState.FREE
+                    and self._claims.free("sim_stock", str(sim.iccid))
+                ),
+                key=lambda sim: sim.iccid.digits,
+            )
+            if not free:
+                raise out_of_stock(profile_type, ever_stocked=bool(of_type))
+            return self._change(free[0], StockState.ASSIGNED)
+
+    def take_iccid(self, iccid: Iccid, now: datetime) -> StockedSim:
+        with self._store.lock:
+            return self._change(check_take(self.get(iccid), iccid), StockState.ASSIGNED)
+
+    def retire(self, iccid: Iccid, now: datetime) -> None:
+        with self._store.lock:
+            self._change(check_retire(self.get(iccid), iccid), StockState.RETIRED)
+
+    def _change(self, sim: StockedSim, state: StockState) -> StockedSim:
+        self._claims.claim("sim_stock", str(sim.iccid), f"SIM {sim.iccid}")
+        changed = dataclasses.replace(sim, state=state)
+        self.pending[sim.iccid] = changed
+        return changed
+
+    def get(self, iccid: Iccid) -> StockedSim | None:
+        with self._store.lock:
+            return self.pending.get(iccid) or self._store.sims.get(iccid)
+
+    def counts(self) -> list[tuple[str, str | None, str, int]]:
+        with self._store.lock:
+            counted = Counter(
+                (sim.sim_type.value, sim.profile_type, sim.state.value)
+                for sim in self._merged().values()
+            )
+        return [
+            (sim_type, profile_type, state, n)
+            for (sim_type, profile_type, state), n in sorted(
+                counted.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])
+            )
+        ]
+
+
+class MemoryNumberPool:
+    def __init__(self, store: MemoryStore, claims: _Claims) -> None:
+        self._store = store
+        self._claims = claims
+        self.pending_ranges: dict[str, NumberRange] = {}
+        self.pending: dict[str, PooledNumber] = {}
+
+    def _read(self, e164: str) -> PooledNumber | None:
+        return self.pending.get(e164) or self._store.numbers.get(e164)
+
+    def _merged(self) -> dict[str, PooledNumber]:
+        return self._store.numbers | self.pending
+
+    def _put(self, number: PooledNumber) -> None:
+        self._claims.claim("msisdns", number.e164, f"number {number.e164}")
+        self.pending[number.e164] = number
+
+    def add_range(self, first: Msisdn, last: Msisdn, now: datetime) -> int:
+        new = NumberRange(first, last)
+        numbers = new.numbers()
+        with self._store.lock:
+            for existing in (self._store.number_ranges | self.pending_ranges).values():
+                if new.overlaps(existing):
+                    raise overlap_refusal(new, existing)
+            self._claims.claim("msisdn_ranges", "", "the list of number ranges")
+            self.pending_ranges[first.e164] = new
+            self.pending.update((n.e164, PooledNumber(n.e164)) for n in numbers)
+        return new.size
+
+    def offer(self, count: int, now: datetime, hold: timedelta = DEFAULT_HOLD) -> NumberOffer:
+        check_offer_count(count)
+        check_duration("hold", hold)
+        with self._store.lock:
+            merged = self._merged()
+            if not merged:
+                raise no_ranges()
+            available = [
+                e164
+                for e164, number in merged.items()
+                if number.available(now) and self._claims.free("msisdns", e164)
+            ]
+            if not available:
+                raise none_free()
+            offer_id = new_offer_id()
+            picked = sorted(_RANDOM.sample(available, min(count, len(available))))
+            for e164 in picked:
+                self._put(merged[e164].held(offer_id, now + hold))
+        return NumberOffer(offer_id, tuple(Msisdn(e164) for e164 in picked), now + hold)
+
+    def assign(self, msisdn: Msisdn, offer_id: str | None, now: datetime) -> None:
+        with self._store.lock:
+            number = self._read(msisdn.e164)
+            if number is None:
+                if offer_id is not None:
+                    raise not_offered(msisdn)
+                return  # a ported-in number: not the pool's to manage
+            self._put(number.assigned(offer_id, now))
+            if offer_id is not None:
+                self.unhold(offer_id, now)
+
+    def release(
+        self, msisdn: Msisdn, now: datetime, quarantine: timedelta = DEFAULT_QUARANTINE
+    ) -> datetime | None:
+        with self._store.lock:
+            number = self._read(msisdn.e164)
+            if number is None:
+                return None
+            released = number.released(now, quarantine)
+            self._put(released)
+            return released.quarantined_until
+
+    def unhold(self, offer_id: str, now: datetime) -> None:
+        with self._store.lock:
+            for number in self._merged().values():
+                if number.state is NumberState.HELD and number.offer_id == offer_id:
+                    self._put(number.freed())
+
+    def state_of(self, msisdn: Msisdn, now: datetime) -> NumberState | None:
+        with self._store.lock:
+            number = self._read(msisdn.e164)
+        return None if number is None else number.effective(now)
+
+    def listing(
+        self, now: datetime, state: NumberState | None = None, limit: int = 100
+    ) -> list[tuple[Msisdn, NumberState, datetime | None]]:
+        with self._store.lock:
+            merged = self._merged()
+        found = []
+        for e164 in sorted(merged):
+            number = merged[e164]
+            if state is None or number.effective(now) is state:
+                found.append((Msisdn(e164), number.effective(now), number.until(now)))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def counts(self, now: datetime) -> dict[NumberState, int]:
+        with self._store.lock:
+            counted = Counter(number.effective(now) for number in self._merged().values())
+        return {state: counted.get(state, 0) for state in NumberState}
+
+
+class MemoryAuditLog:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.pending: list[AuditEvent] = []
+
+    def record(self, event: AuditEvent) -> None:
+        self.pending.append(event)
+
+    def for_family(self, family_id: str, limit: int = 200) -> list[AuditEvent]:
+        return self._latest(lambda e: e.family_id == family_id, limit)
+
+    def recent(self, limit: int = 100) -> list[AuditEvent]:
+        return self._latest(lambda e: True, limit)
+
+    def _latest(self, test: Callable[[AuditEvent], bool], limit: int) -> list[AuditEvent]:
+        with self._store.lock:
+            events = [e for e in [*self._store.audit, *self.pending] if test(e)]
+        return latest(events, limit)
+
+
+class MemoryReceivedNotifications:
+    def __init__(self, store: MemoryStore, claims: _Claims) -> None:
+        self._store = store
+        self._claims = claims
+        self.pending: set[tuple[str, str]] = set()
+
+    def first_time(
+        self,
+        requester_id: str,
+        call_id: str,
+        *,
+        iccid: Iccid,
+        point: int,
+        outcome: str,
+        now: datetime,
+    ) -> bool:
+        key = (requester_id, call_id)
+        with self._store.lock:
+            if key in self._store.es2_received or key in self.pending:
+                return False
+            self._claims.claim(
+                "es2_notifications_received",
+                f"{requester_id}\0{call_id}",
+                f"notification {call_id}",
+            )
+            self.pending.add(key)
+            return True
+
+
+_RANDOM = random.SystemRandom()

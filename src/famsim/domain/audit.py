@@ -7,7 +7,7 @@ and never misses what did. Events are only ever appended: nothing updates or del
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -57,3 +57,10 @@ class AuditEvent:
                     f"audit event {self.action!r}: detail {key!r} must be text, a whole"
                     " number, true/false or null"
                 )
+
+
+def latest(events: Iterable[AuditEvent], limit: int) -> list[AuditEvent]:
+    """The last *limit* events by time, oldest first (ties keep the order they came in)."""
+    if limit <= 0:
+        return []
+    return sorted(events, key=lambda event: event.at)[-limit:]

@@ -224,3 +224,13 @@ def not_offered(msisdn: Msisdn) -> NumberUnavailable:
     return NumberUnavailable(
         f"{msisdn} is not one of the numbers offered (it is not in the operator's ranges)"
     )
+
+
+def no_ranges() -> NumberUnavailable:
+    return NumberUnavailable("the operator has no number ranges yet: add a range first")
+
+
+def none_free() -> NumberUnavailable:
+    return NumberUnavailable(
+        "no free number in the pool: every number is held, assigned or in quarantine"
+    )

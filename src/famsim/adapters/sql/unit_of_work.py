@@ -9,6 +9,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
+from famsim.adapters.sql.registries import (
+    SqlAuditLog,
+    SqlNumberPool,
+    SqlReceivedNotifications,
+    SqlSimStock,
+)
 from famsim.adapters.sql.repository import SqlFamilyRepository, SqlPlanRepository
 from famsim.domain.errors import Conflict, FamsimError
 from famsim.service.ports import IdentifierTaken
@@ -29,6 +35,10 @@ class SqlUnitOfWork:
     families: SqlFamilyRepository
     plans: SqlPlanRepository
     ledgers: SqlLedgerRepository
+    sims: SqlSimStock
+    numbers: SqlNumberPool
+    audit: SqlAuditLog
+    es2_received: SqlReceivedNotifications
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -56,6 +66,10 @@ class SqlUnitOfWork:
         self.families = SqlFamilyRepository(self._connection)
         self.plans = SqlPlanRepository(self._connection)
         self.ledgers = SqlLedgerRepository(self._connection)
+        self.sims = SqlSimStock(self._connection)
+        self.numbers = SqlNumberPool(self._connection)
+        self.audit = SqlAuditLog(self._connection)
+        self.es2_received = SqlReceivedNotifications(self._connection)
 
     def __exit__(
         self,
@@ -75,6 +89,7 @@ class SqlUnitOfWork:
         try:
             self.families.flush()
             self.ledgers.flush()
+            self.audit.flush()  # after the families: an event may name one added just now
             self._connection.commit()
         except IntegrityError as exc:
             self.rollback()
