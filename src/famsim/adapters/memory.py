@@ -154,6 +154,19 @@ class MemoryFamilyRepository:
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None:
         return self._find(lambda f: f.subscription_by_imsi(imsi) is not None)
 
+    def with_orders_due(self, now: datetime) -> Sequence[FamilyId]:
+        with self._store.lock:
+            return sorted(
+                family.id
+                for family in self._store.families.values()
+                if any(
+                    s.state.is_pending
+                    and s.order_expires_at is not None
+                    and s.order_expires_at <= now
+                    for s in family.subscriptions()
+                )
+            )
+
     def _find(self, test: Callable[[Family], bool]) -> FamilyId | None:
         with self._store.lock:
             return next((f.id for f in self._store.families.values() if test(f)), None)
