@@ -156,6 +156,19 @@ def test_a_delivery_is_stocked_whole_or_not_at_all(
     assert read(uow_factory, lambda u: u.sims.counts()) == [("esim", "phone-5g", "free", 1)]
 
 
+def test_already_stocked_names_every_offender_in_order(uow_factory: Any) -> None:
+    stock(uow_factory, [esim(1), card(2)])
+    delivery = [esim(5), card(2), StockedSim(iccid(6), imsi(1), SimType.ESIM, "x"), esim(7)]
+
+    refused = read(uow_factory, lambda u: u.sims.already_stocked(delivery))
+
+    assert [(r.position, str(r)) for r in refused] == [
+        (1, f"ICCID {iccid(2)} is already in stock"),
+        (2, f"IMSI {imsi(1)} is already in stock (ICCID {iccid(1)})"),
+    ]
+    assert read(uow_factory, lambda u: u.sims.already_stocked([esim(5)])) == []
+
+
 def test_a_delivery_without_commit_is_not_stocked(uow_factory: Any) -> None:
     with uow_factory() as uow:
         uow.sims.add_all([esim(1)], NOW)

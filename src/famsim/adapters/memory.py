@@ -25,6 +25,7 @@ from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict
 from famsim.domain.esim.smdp import SmdpProfile
 from famsim.domain.esim.stock import (
+    AlreadyInStock,
     StockedSim,
     StockState,
     check_delivery,
@@ -541,16 +542,23 @@ class MemorySimStock:
     def _merged(self) -> dict[Iccid, StockedSim]:
         return self._store.sims | self.pending
 
+    def already_stocked(self, sims: Sequence[StockedSim]) -> list[AlreadyInStock]:
+        with self._store.lock:
+            merged = self._merged()
+        holders = {sim.imsi: sim.iccid for sim in merged.values()}
+        found = []
+        for position, sim in enumerate(sims):
+            if sim.iccid in merged:
+                found.append(iccid_stocked(position, sim.iccid))
+            elif sim.imsi in holders:
+                found.append(imsi_stocked(position, sim.imsi, str(holders[sim.imsi])))
+        return found
+
     def add_all(self, sims: Sequence[StockedSim], now: datetime) -> None:
         check_delivery(sims)
         with self._store.lock:
-            merged = self._merged()
-            holders = {sim.imsi: sim.iccid for sim in merged.values()}
-            for position, sim in enumerate(sims):
-                if sim.iccid in merged:
-                    raise iccid_stocked(position, sim.iccid)
-                if sim.imsi in holders:
-                    raise imsi_stocked(position, sim.imsi, str(holders[sim.imsi]))
+            if refused := self.already_stocked(sims):
+                raise refused[0]
             for sim in sims:
                 self._claims.claim("sim_stock", str(sim.iccid), f"SIM {sim.iccid}")
                 self._claims.claim("sim_imsi", str(sim.imsi), f"IMSI {sim.imsi}")

@@ -20,7 +20,7 @@ from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict, FamsimError, NotFound
 from famsim.domain.esim.smdp import FinalStatus, SmdpProfile
 from famsim.domain.esim.status import StatusCode
-from famsim.domain.esim.stock import StockedSim
+from famsim.domain.esim.stock import AlreadyInStock, StockedSim
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
@@ -178,6 +178,11 @@ class SimStockRepository(Protocol):
         Raises :class:`famsim.domain.esim.stock.AlreadyInStock` (with the ``position`` in
         *sims*) for an ICCID or IMSI already stocked or twice in the delivery.
         """
+        ...
+
+    def already_stocked(self, sims: Sequence[StockedSim]) -> list[AlreadyInStock]:
+        """Every SIM of *sims* whose ICCID or IMSI is stocked already, in order (none:
+        the delivery can be stocked), so an import can report every offending line."""
         ...
 
     def take(self, profile_type: str, now: datetime) -> StockedSim:

@@ -36,6 +36,7 @@ from famsim.adapters.sql import schema as t
 from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.errors import Conflict
 from famsim.domain.esim.stock import (
+    AlreadyInStock,
     StockedSim,
     StockState,
     check_delivery,
@@ -93,8 +94,7 @@ class SqlSimStock:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add_all(self, sims: Sequence[StockedSim], now: datetime) -> None:
-        check_delivery(sims)
+    def already_stocked(self, sims: Sequence[StockedSim]) -> list[AlreadyInStock]:
         stocked: set[str] = set()
         holders: dict[str, str] = {}
         for chunk in _chunks(sims):
@@ -109,11 +109,18 @@ class SqlSimStock:
             for row in found:
                 stocked.add(row.iccid)
                 holders[row.imsi] = row.iccid
+        refused = []
         for position, sim in enumerate(sims):
             if str(sim.iccid) in stocked:
-                raise iccid_stocked(position, sim.iccid)
-            if str(sim.imsi) in holders:
-                raise imsi_stocked(position, sim.imsi, holders[str(sim.imsi)])
+                refused.append(iccid_stocked(position, sim.iccid))
+            elif str(sim.imsi) in holders:
+                refused.append(imsi_stocked(position, sim.imsi, holders[str(sim.imsi)]))
+        return refused
+
+    def add_all(self, sims: Sequence[StockedSim], now: datetime) -> None:
+        check_delivery(sims)
+        if refused := self.already_stocked(sims):
+            raise refused[0]
         rows = [
             {
                 "iccid": str(sim.iccid),
