@@ -21,6 +21,7 @@ from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
 from famsim.domain.errors import FamsimError, InvalidInput
+from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
 from famsim.service.charging import ChargingService
@@ -99,6 +100,13 @@ class App:
         from famsim.adapters.profile_csv import load_profile_file
 
         return [(r.iccid, r.profile_type, r.line) for r in load_profile_file(path)]
+
+    def read_sim_file(self, path: Path) -> list[tuple[StockedSim, int]]:
+        """(SIM, line) of every row of a SIM delivery CSV, checked whole (every bad line
+        named)."""
+        from famsim.adapters.sim_csv import load_sim_file
+
+        return [(r.sim, r.line) for r in load_sim_file(path)]
 
     def smdp_http_app(self, service: SmdpService) -> Any:
         """The SM-DP+'s ES2+ endpoints as an ASGI app, for a server such as uvicorn."""
