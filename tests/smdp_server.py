@@ -1,5 +1,6 @@
 """A built-in SM-DP+ served by uvicorn on loopback, for tests (not a test module).
 
+``served(asgi_app)`` serves any ASGI app on a free loopback port and yields its URL;
 ``serving(sqlite_url, data_dir)`` yields the base URL and the :class:`SmdpService`
 behind it, with three ``phone-5g`` profiles (``iccid(0..2)``) in stock.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -39,6 +41,27 @@ def free_port() -> int:
 
 
 @contextmanager
+def served(asgi_app: Any) -> Iterator[str]:
+    """Serve *asgi_app* with uvicorn on a free loopback port; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20  # a start-up guard, not a timing assertion
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
 def serving(database_url: str, data_dir: Path) -> Iterator[tuple[str, SmdpService]]:
     app = bootstrap(Settings(database_url=database_url, data_dir=data_dir))
     app.initialise()
@@ -50,20 +73,8 @@ def serving(database_url: str, data_dir: Path) -> Iterator[tuple[str, SmdpServic
     )
     for n in range(3):
         service.run(lambda inv, _, n=n: inv.add(iccid(n), "phone-5g"))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_smdp_app(service), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20  # a start-up guard, not a timing assertion
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", service
+        with served(create_smdp_app(service)) as base_url:
+            yield base_url, service
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.close()

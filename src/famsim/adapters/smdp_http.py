@@ -9,8 +9,10 @@ body that is not the function's JSON) gets HTTP 400 with a message naming the pr
 never a 500: a client written to the spec never sends one, and a person debugging a
 client needs to know what to fix.
 
-The app is built here, in the adapters, and handed out by :mod:`famsim.bootstrap`; the
-command line only serves it.
+The same app serves the simulated device's steps under ``/simulator/device/``
+(:mod:`famsim.adapters.smdp_simulator`), which leave HandleDownloadProgressInfo
+notifications for the operator. The app is built here, in the adapters, and handed out by
+:mod:`famsim.bootstrap`; the command line only serves it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from famsim.adapters.es2plus.messages import (
     to_eid,
     to_iccid,
 )
+from famsim.adapters.smdp_simulator import add_device_routes
 from famsim.domain.errors import InvalidInput
 from famsim.domain.esim.profile_state import InvalidStateTransition
 from famsim.domain.esim.smdp import FinalStatus, SmdpInventory, SmdpRefusal
@@ -95,6 +98,7 @@ def create_smdp_app(service: SmdpService) -> FastAPI:
     function("confirmOrder", ConfirmOrderRequest, _confirm_order)
     function("cancelOrder", CancelOrderRequest, _cancel_order)
     function("releaseProfile", ReleaseProfileRequest, _release_profile)
+    add_device_routes(app, service)  # the simulated device: /simulator/device/...
     return app
 
 
