@@ -22,6 +22,7 @@ from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.esim import esim_app
+from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.service import commands as c
 from famsim.service import views
@@ -499,3 +500,5 @@ def bench_charging(
 
 app.add_typer(smdp_app, name="smdp")
 app.add_typer(esim_app, name="esim")
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(numbers_app, name="numbers")
