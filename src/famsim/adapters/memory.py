@@ -153,7 +153,9 @@ class MemoryFamilyRepository:
         return self._find(lambda f: f.subscription_by_iccid(iccid) is not None)
 
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None:
-        return self._find(lambda f: f.subscription_by_imsi(imsi) is not None)
+        return self._find(
+            lambda f: any(s.imsi == imsi and s.state.is_live for s in f.subscriptions())
+        )
 
     def with_orders_due(self, now: datetime) -> Sequence[FamilyId]:
         with self._store.lock:
