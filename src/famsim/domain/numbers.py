@@ -202,12 +202,19 @@ class PooledNumber:
         return PooledNumber(self.e164, NumberState.ASSIGNED)
 
     def released(self, now: datetime, quarantine: timedelta) -> PooledNumber:
-        """The number given back by its line: in quarantine until ``now + quarantine``."""
-        check_duration("quarantine", quarantine)
+        """The number given back by its line: in quarantine until ``now + quarantine``.
+
+        A zero quarantine frees it at once: for a new line whose first SIM never reached a
+        device, nobody ever called that number, so nobody can call it by mistake later.
+        """
+        if quarantine < timedelta(0):
+            raise InvalidInput(f"a quarantine cannot be negative, not {quarantine}")
         if self.state is not NumberState.ASSIGNED:
             raise NumberUnavailable(
                 f"{self.e164} is {self.effective(now)}, not assigned: there is nothing to release"
             )
+        if quarantine == timedelta(0):
+            return PooledNumber(self.e164, NumberState.FREE)
         return PooledNumber(self.e164, NumberState.QUARANTINED, None, None, now + quarantine)
 
 

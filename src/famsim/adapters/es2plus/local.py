@@ -30,7 +30,7 @@ class LocalEs2:
                 lambda inventory, now: inventory.download_order(now=now, eid=eid, iccid=iccid)
             )
         except (SmdpRefusal, InvalidStateTransition) as exc:
-            raise SmdpRefused("downloadOrder", exc.status, str(exc)) from exc
+            raise _refused("downloadOrder", exc) from exc
         return profile.iccid
 
     def confirm_order(
@@ -52,7 +52,7 @@ class LocalEs2:
                 )
             )
         except (SmdpRefusal, InvalidStateTransition) as exc:
-            raise SmdpRefused("confirmOrder", exc.status, str(exc)) from exc
+            raise _refused("confirmOrder", exc) from exc
         return ConfirmedOrder(confirmation.matching_id, confirmation.smdp_address)
 
     def cancel_order(
@@ -70,4 +70,10 @@ class LocalEs2:
                 )
             )
         except (SmdpRefusal, InvalidStateTransition) as exc:
-            raise SmdpRefused("cancelOrder", exc.status, str(exc)) from exc
+            raise _refused("cancelOrder", exc) from exc
+
+
+def _refused(function: str, exc: SmdpRefusal | InvalidStateTransition) -> SmdpRefused:
+    """The refusal as the ES2+ client reports one: function, status code, message."""
+    code = f"{exc.status.subject_code}/{exc.status.reason_code}"
+    return SmdpRefused(function, exc.status, f"ES2+ {function} failed: {code} {exc}")

@@ -298,7 +298,11 @@ class SqlFamilyRepository:
         return self._owner(query)
 
     def owner_of_imsi(self, imsi: Imsi) -> FamilyId | None:
-        query = select(t.subscriptions.c.family_id).where(t.subscriptions.c.imsi == imsi.digits)
+        # Only a live SIM: a deleted one's IMSI is history (the network no longer sees it).
+        gone = (SubscriptionState.DELETED.value, SubscriptionState.ERROR.value)
+        query = select(t.subscriptions.c.family_id).where(
+            t.subscriptions.c.imsi == imsi.digits, t.subscriptions.c.state.not_in(gone)
+        )
         return self._owner(query)
 
     def with_orders_due(self, now: datetime) -> Sequence[FamilyId]:
