@@ -2,16 +2,21 @@
 
 ``served(asgi_app)`` serves any ASGI app on a free loopback port and yields its URL;
 ``serving(sqlite_url, data_dir)`` yields the base URL and the :class:`SmdpService`
-behind it, with three ``phone-5g`` profiles (``iccid(0..2)``) in stock.
+behind it, with three ``phone-5g`` profiles (``iccid(0..2)``) in stock. ``Operator``
+is an ASGI stand-in for the operator's HandleDownloadProgressInfo endpoint (records each
+call, answers 503 to the first ``refuse_first`` and 204 after); ``wait_for`` polls with a
+deadline that guards against a hang (never a timing assertion).
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,3 +83,45 @@ def serving(database_url: str, data_dir: Path) -> Iterator[tuple[str, SmdpServic
             yield base_url, service
     finally:
         app.close()
+
+
+@dataclass
+class Operator:
+    """An ASGI operator endpoint: records each callback, refuses the first with 503."""
+
+    refuse_first: int = 1
+    received: list[tuple[str, dict[str, Any], str | None, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        with self.lock:
+            answer = 503 if self.refuse_first > 0 else 204
+            self.refuse_first -= 1
+            self.received.append(
+                (scope["path"], json.loads(body), headers.get("x-admin-protocol"), answer)
+            )
+        await send({"type": "http.response.start", "status": answer, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def calls(self) -> list[tuple[str, dict[str, Any], str | None, int]]:
+        with self.lock:
+            return list(self.received)
+
+
+DEADLINE_S = 30.0
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, "timed out (a hang guard, not a timing check)"
+        time.sleep(0.02)

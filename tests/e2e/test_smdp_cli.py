@@ -11,7 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+import smdp_server
 from e2e.cli_runner import Cli
+from famsim.bootstrap import bootstrap
+from famsim.config import Settings
+from famsim.domain.identifiers import Iccid
+from smdp_server import Operator, served, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +127,142 @@ def test_import_takes_a_file_whole_or_not_at_all(cli: Cli, tmp_path: Path) -> No
     again = cli.fails("smdp", "import", str(good))
     assert "line 2: ICCID 8985200001230000010 is already in the SM-DP+ inventory" in again
     assert sum(row["profiles"] for row in cli.json("smdp", "list")) == 2
+
+
+# ---------------------------------------------------------------- the simulated device
+
+PHONE_EID = str(smdp_server.PHONE)
+
+
+def _released(cli: Cli, iccid: str, code: str | None = None) -> str:
+    """Order and release *iccid* on the database of *cli*, as the operator would over ES2+
+    (done in-process: the CLI has no ES2+ ordering command of its own); its activation code."""
+    app = bootstrap(Settings(data_dir=cli.data_dir))
+    try:
+        smdp = app.smdp()
+        smdp.run(lambda inv, now: inv.download_order(now=now, iccid=Iccid.parse(iccid)))
+        confirmation = smdp.run(
+            lambda inv, now: inv.confirm_order(
+                now=now, iccid=Iccid.parse(iccid), release=True, confirmation_code=code
+            )
+        )
+        return confirmation.activation_code.qr_payload
+    finally:
+        app.close()
+
+
+def test_device_steps_leave_notifications_that_deliver_retries(cli: Cli) -> None:
+    cli.ok("smdp", "stock", "--type", "phone-5g", "--first-iccid", FIRST)
+    code = _released(cli, FIRST, "1234")
+
+    message = cli.error(
+        "smdp", "device", "download", "--activation-code", code, "--eid", PHONE_EID,
+        "--confirmation-code", "9",
+    )  # fmt: skip
+    assert "wrong confirmation code" in message
+    assert "(ES2+ 8.2.7/3.8)" in message
+    out = cli.ok(
+        "smdp", "device", "download", "--activation-code", code, "--eid", PHONE_EID,
+        "--confirmation-code", "1234",
+    )  # fmt: skip
+    assert out.stdout.strip() == f"{FIRST}: Downloaded"
+    for step in ("install", "enable", "delete"):
+        assert cli.ok("smdp", "device", step, FIRST).stdout.strip() == f"{FIRST}: Installed"
+    again = cli.fails("smdp", "device", "enable", FIRST)
+    assert "deleted on the device" in again
+    assert "(ES2+ 8.2.1/3.5)" in again
+
+    pending = cli.json("smdp", "notifications")
+    assert [(n["point"], n["status"], n["attempts"]) for n in pending] == [
+        (2, "Failed", 0),
+        (3, "Executed-Success", 0),
+        (4, "Executed-Success", 0),
+        (101, "Executed-Success", 0),
+        (103, "Executed-Success", 0),
+    ]
+    assert all(n["delivered_at"] is None and n["iccid"] == FIRST for n in pending)
+    assert "nowhere to deliver" in cli.fails("smdp", "deliver")
+
+    operator = Operator(refuse_first=1)
+    with served(operator) as url:
+        sending = make_cli_like(cli, FAMSIM_SMDP_NOTIFY_URL=url)
+        first = sending.ok("smdp", "deliver").stdout
+        assert "point 2: failed (HTTP 503 from http://127.0.0.1:" in first
+        assert "0 of 1 due notification(s) delivered" in first
+
+        def delivered_all() -> bool:
+            sending.ok("smdp", "deliver")
+            return not sending.json("smdp", "notifications", "--pending")
+
+        wait_for(delivered_all)
+    after = cli.json("smdp", "notifications")
+    assert [n["attempts"] for n in after] == [2, 1, 1, 1, 1]
+    assert [n["function_call_id"] for n in after] == [n["function_call_id"] for n in pending]
+    calls = operator.calls()
+    assert [c[1]["notificationPointId"] for c in calls] == [2, 2, 3, 4, 101, 103]
+    assert calls[0][1] == calls[1][1]  # the retry is the same body, the same identifier
+    text = cli.ok("smdp", "notifications").stdout
+    assert f"#1 {FIRST} point 2 Failed: delivered " in text
+
+
+def test_a_bad_activation_code_or_eid_names_the_problem(cli: Cli) -> None:
+    cli.ok("smdp", "stock", "--type", "phone-5g", "--first-iccid", FIRST)
+    code = _released(cli, FIRST)
+    other = code.replace("SMDP.FAMSIM.LOCALHOST", "SMDP.EXAMPLE.COM")
+    args = ("smdp", "device", "download", "--activation-code")
+    assert "SMDP.EXAMPLE.COM" in cli.fails(*args, other, "--eid", PHONE_EID)
+    assert "EID" in cli.fails(*args, code, "--eid", "1234")
+    assert "format" in cli.fails(*args, "2$X$Y", "--eid", PHONE_EID)
+    assert "not in the inventory" in cli.fails("smdp", "device", "install", smdp_server_iccid())
+    assert "Released" in cli.fails("smdp", "device", "install", FIRST)
+
+
+def test_serve_delivers_notifications_to_the_configured_url(cli: Cli) -> None:
+    cli.ok("smdp", "stock", "--type", "phone-5g", "--first-iccid", FIRST)
+    code = _released(cli, FIRST)
+    operator = Operator(refuse_first=0)
+    with served(operator) as url:
+        serving_cli = make_cli_like(cli, FAMSIM_SMDP_NOTIFY_URL=url)
+        port = _free_port()
+        server = subprocess.Popen(
+            [str(cli.command), "smdp", "serve", "--port", str(port)],
+            env=serving_cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+
+            def up() -> bool:
+                assert server.poll() is None, server.communicate()
+                try:
+                    httpx.get(base + "/", timeout=1)
+                except httpx.TransportError:
+                    return False
+                return True
+
+            wait_for(up)
+            answer = httpx.post(
+                base + "/simulator/device/download",
+                json={"activationCode": code, "eid": PHONE_EID},
+                timeout=10,
+            )
+            assert answer.json() == {"iccid": FIRST, "state": "Downloaded"}
+            wait_for(lambda: len(operator.calls()) == 1)
+        finally:
+            server.terminate()
+            out, err = server.communicate(timeout=20)
+    assert operator.calls()[0][1]["notificationPointId"] == 3
+    assert f"progress notifications to {url}" in out
+    assert "Traceback" not in err
+    assert cli.json("smdp", "notifications")[0]["delivered_at"] is not None
+
+
+def make_cli_like(cli: Cli, **env: str) -> Cli:
+    """Another Cli on the same data directory, with extra settings."""
+    return Cli(cli.command, cli.data_dir, env)
+
+
+def smdp_server_iccid() -> str:
+    return str(smdp_server.iccid(99))

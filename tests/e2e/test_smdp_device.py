@@ -9,10 +9,8 @@ time: every wait polls with a deadline that only guards against a hang.
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from famsim.adapters.es2plus.messages import HandleDownloadProgressInfoRequest, 
 from famsim.adapters.es2plus.notifier import HttpDestination
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
-from smdp_server import served, serving
+from smdp_server import Operator, served, serving, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,50 +31,10 @@ ES2 = "/gsma/rsp2/es2plus/"
 HEADERS = {"X-Admin-Protocol": "gsma/rsp/v2.2.0"}
 PHONE = str(smdp_server.PHONE)
 OTHER = str(smdp_server.OTHER)
-DEADLINE_S = 30.0
 
 
 def iccid(n: int) -> str:
     return str(smdp_server.iccid(n))
-
-
-@dataclass
-class Operator:
-    """An ASGI operator endpoint: records each callback, refuses the first with 503."""
-
-    refuse_first: int = 1
-    received: list[tuple[str, dict[str, Any], str | None, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        with self.lock:
-            answer = 503 if self.refuse_first > 0 else 204
-            self.refuse_first -= 1
-            self.received.append(
-                (scope["path"], json.loads(body), headers.get("x-admin-protocol"), answer)
-            )
-        await send({"type": "http.response.start", "status": answer, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    def calls(self) -> list[tuple[str, dict[str, Any], str | None, int]]:
-        with self.lock:
-            return list(self.received)
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, "timed out (a hang guard, not a timing check)"
-        time.sleep(0.02)
 
 
 @dataclass
