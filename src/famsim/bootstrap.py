@@ -121,16 +121,24 @@ class App:
 
         To *destination* when given (an in-process callable, e.g. the operator's receiver:
         it gets each JSON body and raises to have it retried), else over HTTP to
-        ``FAMSIM_SMDP_NOTIFY_URL``; None without either (notifications stay pending). The
+        ``FAMSIM_SMDP_NOTIFY_URL``, else, when famsim orders from this built-in SM-DP+
+        (no ``FAMSIM_SMDP_URL``), straight to famsim's own receiver; None when famsim
+        orders elsewhere and no URL is set (notifications stay pending). The
         sender wakes whenever *service* stores notifications; call ``start()`` for
         background delivery (and ``stop()``), or ``deliver_due()`` to send once.
         """
-        if destination is None:
-            if not self.settings.smdp_notify_url:
-                return None
+        if destination is None and self.settings.smdp_notify_url:
             from famsim.adapters.es2plus.notifier import HttpDestination
 
             destination = HttpDestination(self.settings.smdp_notify_url)
+        elif destination is None and not self.settings.smdp_url:
+            # famsim orders from this built-in SM-DP+ (no other SM-DP+ configured), so the
+            # operator it reports to is this famsim, on this database.
+            from famsim.adapters.es2plus.receiver import in_process_receiver
+
+            destination = in_process_receiver(self.esim())
+        if destination is None:
+            return None
         sender = NotificationSender(service.store, destination, lambda: datetime.now(UTC))
         service.listen(sender.wake)
         return sender

@@ -152,6 +152,9 @@ def _released(cli: Cli, iccid: str, code: str | None = None) -> str:
 
 
 def test_device_steps_leave_notifications_that_deliver_retries(cli: Cli) -> None:
+    # An operator that orders from another SM-DP+ (FAMSIM_SMDP_URL) is not this famsim, so
+    # nothing is delivered in-process: notifications wait for a notify URL.
+    cli = make_cli_like(cli, FAMSIM_SMDP_URL="https://smdp.example.com")
     cli.ok("smdp", "stock", "--type", "phone-5g", "--first-iccid", FIRST)
     code = _released(cli, FIRST, "1234")
 

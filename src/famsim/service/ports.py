@@ -236,8 +236,8 @@ class NumberPoolRepository(Protocol):
     def release(
         self, msisdn: Msisdn, now: datetime, quarantine: timedelta = DEFAULT_QUARANTINE
     ) -> datetime | None:
-        """An assigned number given back: quarantined until the returned time (None: not
-        in the ranges)."""
+        """An assigned number given back: quarantined until the returned time. None when
+        it is not in the ranges, or when a zero *quarantine* freed it at once."""
         ...
 
     def unhold(self, offer_id: str, now: datetime) -> None:

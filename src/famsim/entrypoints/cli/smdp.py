@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from famsim.bootstrap import App
 from famsim.domain.errors import InvalidInput
 from famsim.domain.esim.activation_code import ActivationCode
 from famsim.domain.esim.profile_state import InvalidStateTransition
@@ -25,6 +26,7 @@ from famsim.domain.esim.smdp import (
 from famsim.domain.identifiers import Eid, Iccid
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import JsonOption, opened
+from famsim.service.smdp import SmdpService
 
 # --------------------------------------------------------------------------- smdp
 smdp_app = typer.Typer(
@@ -127,12 +129,29 @@ IccidArg = Annotated[str, typer.Argument(help="ICCID of the profile.")]
 def _device_step(step: Callable[[SmdpInventory, datetime], SmdpProfile]) -> None:
     """Run one device step on the built-in SM-DP+ and print where the profile is now."""
     with opened() as famsim:
+        service = famsim.smdp()
         try:
-            profile = famsim.smdp().run(step)
+            profile = service.run(step)
         except (SmdpRefusal, InvalidStateTransition) as exc:
             code = f"{exc.status.subject_code}/{exc.status.reason_code}"
             raise SmdpRefusal(exc.status, f"{exc} (ES2+ {code})") from None
+        finally:
+            _tell_operator(famsim, service)
     render.console.print(f"{profile.iccid}: {profile.state.value}")
+
+
+def _tell_operator(famsim: App, service: SmdpService) -> None:
+    """Send the step's progress notifications now, where there is somewhere to send them
+    (famsim itself when it orders from this built-in SM-DP+); undelivered ones stay in
+    the outbox for `famsim smdp deliver` or a serving SM-DP+."""
+    sender = famsim.smdp_sender(service)
+    if sender is None:
+        return
+    for result in sender.deliver_due():
+        if not result.delivered:
+            render.console.print(
+                f"progress notification for {result.iccid} not delivered yet: {result.error}"
+            )
 
 
 @device_app.command("download")
