@@ -12,10 +12,7 @@ it after installing zbar-tools with scripts/ensure-tools.sh).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -23,11 +20,12 @@ import pytest
 import segno
 
 from famsim.adapters.qr import MAX_PAYLOAD_LENGTH, QUIET_ZONE, qr_png, qr_svg
+from qr_decoder import decode as _decode
+from qr_decoder import find_zbarimg
 
 pytestmark = pytest.mark.integration
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
-ZBARIMG_TIMEOUT = 30  # seconds; a decode takes well under one
 
 OID_TAIL = "$1.3.6.1.4.1.31746$1"
 LONGEST = "LPA:1$SMDP.EXAMPLE.COM$" + "04386-AGYFT-A74Y8-3F815-" * 8
@@ -43,39 +41,9 @@ PAYLOADS = {
 }
 
 
-def _tools_required() -> bool:
-    return os.environ.get("FAMSIM_REQUIRE_TOOLS", "").strip().lower() in {"1", "true", "yes"}
-
-
 @pytest.fixture(scope="module")
 def zbarimg() -> str:
-    """Path of zbarimg; skips (or fails, under FAMSIM_REQUIRE_TOOLS=1) when it is missing."""
-    path = shutil.which("zbarimg")
-    if path is None:
-        message = (
-            "zbarimg not found; install Debian's zbar-tools with scripts/ensure-tools.sh "
-            "(or `make tools`)"
-        )
-        if _tools_required():
-            pytest.fail(f"FAMSIM_REQUIRE_TOOLS is set but {message}", pytrace=False)
-        pytest.skip(message)
-    return path
-
-
-def _decode(zbarimg: str, image: Path) -> str:
-    """The text zbarimg reads from ``image``; fails the test if it finds no QR code."""
-    result = subprocess.run(
-        [zbarimg, "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(image)],
-        capture_output=True,
-        timeout=ZBARIMG_TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"zbarimg found no QR code in {image.name} (exit {result.returncode}): "
-        f"{result.stderr.decode(errors='replace')}"
-    )
-    # --raw prints each symbol's data followed by a newline.
-    return result.stdout.decode("utf-8").removesuffix("\n")
+    return find_zbarimg()
 
 
 _PATH_COMMAND = re.compile(r"([Mmh])\s*(-?\d+(?:\.\d+)?)(?:\s+(-?\d+(?:\.\d+)?))?")
