@@ -8,7 +8,8 @@ with valid check digits so every one of them passes the same validation as real 
 from __future__ import annotations
 
 from famsim.domain.allocation import ExhaustionAction, Limit
-from famsim.domain.identifiers import Eid, Iccid, Imei
+from famsim.domain.esim.stock import StockedSim
+from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi
 from famsim.domain.ids import FamilyId
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
@@ -101,3 +102,26 @@ def create_demo_family(bus: MessageBus) -> FamilyId:
         )
     )
     return family
+
+
+# The operator's stock beside the demo family, so `famsim esim order` works at once: eSIM
+# profiles (at the built-in SM-DP+ too), a few physical cards, and a range of numbers.
+DEMO_NUMBERS = ("+85290120000", "+85290120099")
+
+
+def demo_stock() -> list[StockedSim]:
+    """20 phone eSIMs, 5 watch eSIMs and 5 physical cards (ICCIDs apart from the family's)."""
+    kinds = [("phone-5g", 20), ("watch-lte", 5), (None, 5)]
+    stock: list[StockedSim] = []
+    for profile_type, count in kinds:
+        for _ in range(count):
+            n = len(stock) + 1
+            stock.append(
+                StockedSim(
+                    Iccid.from_body(f"8985200001240{n:05d}"),
+                    Imsi.parse(f"4540012400{n:05d}"),
+                    SimType.ESIM if profile_type else SimType.PHYSICAL,
+                    profile_type,
+                )
+            )
+    return stock

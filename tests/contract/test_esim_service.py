@@ -31,6 +31,7 @@ from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource
 from famsim.service.charging import ChargingRequest, ChargingService, RequestType, ServiceUse
 from famsim.service.esim import Device, EsimService, Ordered, OrderFailed
+from famsim.service.inventory import offer_numbers
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
 
@@ -149,7 +150,7 @@ def order_phone(world: World, member: str = "Chan Tai Man", **kw: Any) -> Ordere
 
 
 def test_order_download_install_enable(world: World) -> None:
-    offer = world.esim.offer_numbers(3)
+    offer = offer_numbers(world.uow, 3, world.now(), "test")
     assert len(offer.numbers) == 3
     ordered = order_phone(world, msisdn=offer.numbers[1].e164, offer_id=offer.offer_id)
     assert ordered.state is S.RELEASED
@@ -261,7 +262,7 @@ def test_refused_orders_change_nothing(
 
 
 def test_a_number_not_offered_is_refused(world: World) -> None:
-    offer = world.esim.offer_numbers(1)
+    offer = offer_numbers(world.uow, 1, world.now(), "test")
     other = next(
         Msisdn.parse(f"+8529123000{n}")
         for n in range(10)

@@ -36,7 +36,6 @@ from famsim.domain.family import Family, Progress
 from famsim.domain.identifiers import Iccid, Msisdn
 from famsim.domain.ids import FamilyId, LineId, SubscriptionId, new_id
 from famsim.domain.lines import Line, SimType, Subscription, SubscriptionState
-from famsim.domain.numbers import NumberOffer
 from famsim.domain.plan import DeviceKind
 from famsim.service.ports import Es2Port, SmdpRefused, SmdpUnreachable, UnitOfWork
 
@@ -101,16 +100,6 @@ class EsimService:
         self._validity = order_validity
         self._tacs = tac_allow_list
 
-    # ------------------------------------------------------------------ numbers
-    def offer_numbers(self, count: int = 3) -> NumberOffer:
-        """A few free numbers held for the owner while choosing one for a new line."""
-        if not 1 <= count <= 20:
-            raise InvalidInput("offer between 1 and 20 numbers at a time")
-        with self._uow() as uow:
-            offer = uow.numbers.offer(count, self._now())
-            uow.commit()
-        return offer
-
     # ------------------------------------------------------------------ ordering
     def order_line(
         self,
@@ -130,7 +119,7 @@ class EsimService:
         the physical SIM card *physical_iccid* from stock (in service at once).
 
         The number is *msisdn* as picked from the offer *offer_id* (see
-        :meth:`offer_numbers`); without one, the pool picks a free number.
+        ``service.inventory.offer_numbers``); without one, the pool picks a free number.
         """
         now = self._now()
         sim_type = SimType.PHYSICAL if physical_iccid else SimType.ESIM

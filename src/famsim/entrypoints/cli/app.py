@@ -7,13 +7,16 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from famsim.bootstrap import App
 from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.errors import InvalidInput
+from famsim.domain.identifiers import Msisdn
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
@@ -25,7 +28,7 @@ from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.service import commands as c
-from famsim.service import views
+from famsim.service import inventory, views
 
 app = typer.Typer(
     help="famsim: family-sharing plans on eSIM lines.",
@@ -441,6 +444,8 @@ def demo() -> None:
             famsim.bus.handle(c.LoadPlans(tuple(famsim.read_catalog())))
         existing = [f for f in views.list_families(famsim.uow()) if f["name"] == DEMO_FAMILY]
         family_id = existing[0]["id"] if existing else create_demo_family(famsim.bus)
+        if not inventory.sim_counts(famsim.uow):
+            _stock_demo(famsim)
         detail = views.family_detail(famsim.uow(), family_id)
     render.console.print(f"famsim demo: database {famsim.database}\n")
     render.family_detail(detail)
@@ -451,10 +456,26 @@ def demo() -> None:
     )
     render.console.print(
         f"\nExplore it with {where} set:\n"
-        "  famsim family list\n  famsim family show 'Chan family' [--json]\n  famsim plans list",
+        "  famsim family list\n  famsim family show 'Chan family' [--json]\n  famsim plans list\n"
+        "  famsim numbers offer\n"
+        "  famsim esim order 'Chan family' 'Chan Ka Yan' --device watch --type watch-lte \\\n"
+        "      --companion-of +85294560004 --eid 89049032000010000000000000099959 --qr watch.png",
         soft_wrap=True,
         markup=False,
     )
+
+
+def _stock_demo(famsim: App) -> None:
+    """The demo operator's SIM stock, the same eSIMs at the built-in SM-DP+, and numbers."""
+    from famsim.demo import DEMO_NUMBERS, demo_stock
+
+    now = datetime.now(UTC)
+    stock = demo_stock()
+    inventory.stock_sims(famsim.uow, stock, now, "demo")
+    profiles = [(s.iccid, s.profile_type) for s in stock if s.profile_type is not None]
+    famsim.smdp().run(lambda smdp, _: smdp.add_all(profiles))
+    first, last = (Msisdn.parse(n) for n in DEMO_NUMBERS)
+    inventory.add_number_range(famsim.uow, first, last, now, "demo")
 
 
 # -------------------------------------------------------------------------- bench

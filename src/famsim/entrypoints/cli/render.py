@@ -195,7 +195,7 @@ def ordered(data: dict[str, Any]) -> None:
 def esim_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="SIMs")
     for column in ("number", "member", "device", "ICCID", "type", "state", "since"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("number", "ICCID", "state"))
     for r in rows:
         device = r["device_kind"] + (" (primary)" if r["primary"] else "")
         if r["replaces"]:
@@ -207,7 +207,7 @@ def esim_table(rows: list[dict[str, Any]]) -> None:
             r["iccid"],
             r["profile_type"] or r["sim_type"],
             r["state"],
-            (r["state_changed_at"] or "")[:19],
+            (r["state_changed_at"] or "")[:10],
         )
     console.print(table)
     if not rows:
