@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from famsim.bootstrap import App, NotInitialised, bootstrap
 from famsim.config import Settings
 from famsim.domain.allocation import Allocation
 from famsim.domain.family import Family
-from famsim.domain.plan import Plan
+from famsim.domain.identifiers import Iccid, Imsi, Msisdn
+from famsim.domain.ids import SubscriptionId, new_id
+from famsim.domain.lines import SimType, Subscription, SubscriptionState
+from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.safety import QuietHours
 from famsim.service.commands import LoadPlans
 
@@ -179,3 +183,58 @@ def test_0007_downgrade_and_upgrade_keep_families_with_safe_defaults(
     assert loaded.time_zone == "UTC"
     assert loaded.allocation(family.owner_id) == Allocation()
     assert loaded.name == "Kwok"
+
+
+def test_0010_copies_lines_keeping_every_reference_and_makes_numbers_reusable(
+    app: App, clock: Any, sample_plans: list[Plan]
+) -> None:
+    """0010 rebuilds `lines` (SQLite copies the table with foreign keys off): lines and
+    their subscriptions survive a round trip, subscriptions come back 'enabled', and a
+    closed line's number can then serve a new line."""
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(sample_plans)))
+    plan = sample_plans[0]
+    family = Family.create(name="Kwan", plan=plan, owner_name="Kwan", today=clock.today())
+    first = Subscription(
+        SubscriptionId(new_id()),
+        Iccid.from_body("898520000555000001"),
+        Imsi.parse("454005550000001"),
+        SimType.PHYSICAL,
+        DeviceKind.PHONE,
+        primary=True,
+    )
+    number = Msisdn.parse("+85291255501")
+    line = family.add_line(
+        plan, member_id=family.owner_id, msisdn=number, primary=first, data_only=False
+    )
+    with app.uow() as uow:
+        uow.families.add(family)
+        uow.commit()
+
+    _run(app.engine, "downgrade", "0009")
+    assert "closed_on" not in {c["name"] for c in inspect(app.engine).get_columns("lines")}
+    _run(app.engine, "upgrade", "head")
+    assert _differences(app.engine) == []
+    with app.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+    with app.uow() as uow:
+        loaded = uow.families.get(family.id)
+        assert loaded.line(line.id).primary.state is SubscriptionState.ENABLED
+        loaded.close_line(line.id, clock.today(), datetime.now(UTC))
+        again = Subscription(
+            SubscriptionId(new_id()),
+            Iccid.from_body("898520000555000002"),
+            Imsi.parse("454005550000002"),
+            SimType.PHYSICAL,
+            DeviceKind.PHONE,
+            primary=True,
+        )
+        loaded.add_line(
+            plan, member_id=loaded.owner_id, msisdn=number, primary=again, data_only=False
+        )
+        uow.commit()
+    with app.uow() as uow:
+        assert uow.families.get(family.id).line_by_msisdn(number).primary.iccid == again.iccid
+        assert uow.families.owner_of_msisdn(number) == family.id

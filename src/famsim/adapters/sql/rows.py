@@ -28,13 +28,18 @@ def keyed(table: Table, rows: Iterable[Row]) -> Rows:
 
 
 def write_changes(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
-    """Insert the rows of ``after`` that ``before`` lacks and update those that changed."""
-    added = [row for key, row in after.items() if key not in before]
-    if added:
-        connection.execute(insert(table), added)
+    """Update the rows that changed, then insert the rows of ``after`` that ``before`` lacks.
+
+    Updates go first so a row can give up a unique value that a new row takes in the same
+    change (a closed line's number serving a new line); no command updates a row to point
+    at a row it inserts in the same table.
+    """
     for key, row in after.items():
         if key in before and before[key] != row:
             connection.execute(update(table).where(*_match(table, key)).values(**row))
+    added = [row for key, row in after.items() if key not in before]
+    if added:
+        connection.execute(insert(table), added)
 
 
 def delete_missing(connection: Connection, table: Table, before: Rows, after: Rows) -> None:
