@@ -19,11 +19,11 @@ from famsim.adapters.es2plus.local import LocalEs2
 from famsim.adapters.es2plus.receiver import in_process_receiver
 from famsim.adapters.memory import MemorySmdpStore
 from famsim.domain.errors import FamsimError, InvalidIdentifier, InvalidInput, RuleViolation
-from famsim.domain.esim.device import DeviceRefused
+from famsim.domain.esim.device import DeviceRefused, TacAllowList
 from famsim.domain.esim.profile_state import ProfileState
 from famsim.domain.esim.stock import OutOfStock, StockedSim, StockState
 from famsim.domain.family import Family
-from famsim.domain.identifiers import Eid, Iccid, Imsi, Msisdn
+from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.lines import SimType, SubscriptionState
 from famsim.domain.members import Role
 from famsim.domain.numbers import NumberState, NumberUnavailable
@@ -462,3 +462,69 @@ def test_device_change_rolls_back(world: World, failure: str) -> None:
     assert not line.is_closed
     assert world.stock_state(new.iccid) is StockState.RETIRED
     assert world.stock_state(old.iccid) is StockState.ASSIGNED
+
+
+# --- a stop between the steps, and the operator's device list ----------------------------
+
+
+class _StopsAfterDownloadOrder:
+    """An ES2+ port that reserves the profile and then 'crashes' (the process dies before
+    ConfirmOrder): what is left must be undone by the order's deadline."""
+
+    def __init__(self, inner: LocalEs2) -> None:
+        self.inner = inner
+        self.smdp_address = inner.smdp_address
+
+    def download_order(self, **kw: Any) -> Iccid:
+        return self.inner.download_order(**kw)
+
+    def confirm_order(self, **kw: Any) -> Any:
+        raise KeyboardInterrupt  # not an SM-DP+ refusal: nothing catches it
+
+    def cancel_order(self, **kw: Any) -> None:
+        self.inner.cancel_order(**kw)
+
+
+def test_a_stop_between_the_steps_is_undone_at_the_deadline(world: World) -> None:
+    stopping = EsimService(world.uow, _StopsAfterDownloadOrder(LocalEs2(world.smdp)), world.now)
+    with pytest.raises(KeyboardInterrupt):
+        stopping.order_line(
+            world.family.id,
+            "Chan Tai Man",
+            device=Device(DeviceKind.PHONE, PHONE_EID),
+            profile_type="phone-5g",
+        )
+    line = next(iter(world.fresh().lines.values()))
+    assert line.primary.state is S.ORDERED, "step 1 was committed, step 3 never ran"
+    assert world.stock_state(line.primary.iccid) is StockState.ASSIGNED
+    world.now.advance(timedelta(days=7).total_seconds())
+    assert world.esim.expire_orders() == [(world.family.id, line.primary.iccid)]
+    assert world.fresh().line(line.id).is_closed
+    assert world.number_state(line.msisdn) is NumberState.FREE
+    assert world.stock_state(line.primary.iccid) is StockState.RETIRED
+    state = world.smdp.run(lambda inv, _: inv.profiles[line.primary.iccid].state)
+    assert state is ProfileState.UNAVAILABLE, "the reserved profile is cancelled at the SM-DP+"
+
+
+def test_the_operators_device_list_refuses_other_models(world: World) -> None:
+    allowed = TacAllowList(frozenset({"35332211"}))
+    strict = EsimService(world.uow, LocalEs2(world.smdp), world.now, tac_allow_list=allowed)
+    before = world.fresh()
+    for imei, rule in ((None, "imei"), ("490154203237518", "tac")):
+        with pytest.raises(DeviceRefused) as refused:
+            strict.order_line(
+                world.family.id,
+                "Chan Tai Man",
+                device=Device(DeviceKind.PHONE, PHONE_EID, imei=imei),
+                profile_type="phone-5g",
+            )
+        assert refused.value.rule == rule
+    _nothing_changed(world, before)
+    ok = Imei.from_body("35332211000001")
+    ordered = strict.order_line(
+        world.family.id,
+        "Chan Tai Man",
+        device=Device(DeviceKind.PHONE, PHONE_EID, imei=str(ok)),
+        profile_type="phone-5g",
+    )
+    assert world.sub(ordered.iccid).imei == ok
