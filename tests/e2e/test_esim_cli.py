@@ -7,15 +7,21 @@ is replaced, and every step is in the SIM's history. Bad input changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from e2e.cli_runner import Cli
 from famsim.domain.identifiers import Eid, Iccid
 from qr_decoder import decode, find_zbarimg
+from smdp_server import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -190,3 +196,64 @@ def test_bad_orders_are_refused_and_change_nothing(
     assert needle in message
     assert sims(cli) == before
     assert cli.json("numbers", "list", "--state", "assigned") == []
+
+
+# --- three processes, as an operator deploys them ------------------------------------------
+
+
+@contextmanager
+def _serving_on(cli: Cli, port: int, *args: str) -> Iterator[None]:
+    """Run `famsim ARGS --port PORT` in the background until the block ends."""
+    server = subprocess.Popen(
+        [str(cli.command), *args, "--port", str(port)],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30  # a start-up guard, not a timing assertion
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, f"famsim {args[0]} did not start"
+                time.sleep(0.1)
+        yield
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+        assert "Traceback" not in err, err
+
+
+def test_served_smdp_and_receiver_in_separate_processes(cli: Cli) -> None:
+    """`famsim smdp serve` posts its callbacks to `famsim esim receive`; famsim orders from
+    the served SM-DP+ over ES2+ (FAMSIM_SMDP_URL), like any operator system would."""
+    receiver_port = free_port()
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    smdp_port = free_port()
+    operator = Cli(cli.command, cli.data_dir, {"FAMSIM_SMDP_URL": f"http://127.0.0.1:{smdp_port}"})
+    smdp = Cli(cli.command, cli.data_dir, {"FAMSIM_SMDP_NOTIFY_URL": receiver_url})
+
+    with (
+        _serving_on(smdp, smdp_port, "smdp", "serve"),
+        _serving_on(operator, receiver_port, "esim", "receive"),
+    ):
+        ordered = operator.json(
+            "esim", "order", FAMILY, OWNER, "--type", "phone-5g", "--eid", PHONE_EID
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{smdp_port}/simulator/device/download",
+            json={
+                "activationCode": "LPA:" + ordered["activation_code"],
+                "eid": PHONE_EID,
+                "confirmationCode": ordered["confirmation_code"],
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: sims(cli)[ordered["iccid"]]["state"] == "downloaded")
+    delivered = cli.json("smdp", "notifications")
+    assert [(n["point"], n["delivered_at"] is not None) for n in delivered] == [(3, True)]
