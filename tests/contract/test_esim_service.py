@@ -528,3 +528,35 @@ def test_the_operators_device_list_refuses_other_models(world: World) -> None:
         profile_type="phone-5g",
     )
     assert world.sub(ordered.iccid).imei == ok
+
+
+def test_a_phone_moves_to_a_physical_card_at_once(world: World) -> None:
+    old = _in_service(world)
+    card = world.esim.change_device(
+        world.family.id,
+        str(old.iccid),
+        device=Device(DeviceKind.PHONE),
+        physical_iccid=str(iccid(21)),
+    )
+    assert card.state is S.ENABLED
+    line = world.fresh().line(old.line_id)
+    assert line.primary.iccid == iccid(21)
+    assert world.sub(old.iccid).state is S.DELETED
+    assert world.stock_state(old.iccid) is StockState.RETIRED
+    assert "device_change.completed" in world.actions()
+
+
+def test_closing_a_line_cancels_its_waiting_orders_at_the_smdp(world: World) -> None:
+    phone = _in_service(world)
+    watch = world.esim.order_companion(
+        world.family.id,
+        phone.msisdn.e164,
+        device=Device(DeviceKind.WATCH, WATCH_EID),
+        profile_type="watch-lte",
+    )
+    world.esim.close_line(world.family.id, phone.msisdn.e164)
+    assert world.sub(watch.iccid).state is S.DELETED
+    state = world.smdp.run(lambda inv, _: inv.profiles[watch.iccid].state)
+    assert state is ProfileState.UNAVAILABLE
+    with pytest.raises(FamsimError):
+        world.download(watch, WATCH_EID)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from famsim.domain.audit import AuditEvent
 from famsim.domain.errors import FamsimError, InvalidInput, RuleViolation
 from famsim.domain.esim.activation_code import ActivationCode, new_confirmation_code
-from famsim.domain.esim.device import TacAllowList, check_device
+from famsim.domain.esim.device import CheckedDevice, TacAllowList, check_device
 from famsim.domain.esim.provisioning import reported_state
 from famsim.domain.esim.smdp import DEFAULT_ORDER_VALIDITY, FinalStatus
 from famsim.domain.esim.status import StatusCode
@@ -122,15 +122,12 @@ class EsimService:
         ``service.inventory.offer_numbers``); without one, the pool picks a free number.
         """
         now = self._now()
-        sim_type = SimType.PHYSICAL if physical_iccid else SimType.ESIM
-        checked = check_device(sim_type, eid=device.eid, imei=device.imei, allowed=self._tacs)
-        code = new_confirmation_code() if with_confirmation_code and not physical_iccid else None
+        checked, code = self._check(device, physical_iccid, with_confirmation_code)
         with self._uow() as uow:
             family = uow.families.get(family_id, for_update=True)
             plan = uow.plans.get(family.plan_code)
             number = self._number(uow, msisdn, offer_id, now)
-            sub = self._take_sim(uow, profile_type, physical_iccid, device, now)
-            sub.eid, sub.imei = checked.eid, checked.imei
+            sub = self._take_sim(uow, profile_type, physical_iccid, checked, device.kind, now)
             line = family.add_line(
                 plan,
                 member_id=member_id,
@@ -160,14 +157,13 @@ class EsimService:
         if device.kind is DeviceKind.PHONE:
             raise InvalidInput("a companion is a watch, tablet or other device; not a phone")
         now = self._now()
-        sim_type = SimType.PHYSICAL if physical_iccid else SimType.ESIM
-        checked = check_device(sim_type, eid=device.eid, imei=device.imei, allowed=self._tacs)
-        code = new_confirmation_code() if with_confirmation_code and not physical_iccid else None
+        checked, code = self._check(device, physical_iccid, with_confirmation_code)
         with self._uow() as uow:
             family = uow.families.get(family_id, for_update=True)
             line = family.line_by_msisdn(Msisdn.parse(msisdn))
-            sub = self._take_sim(uow, profile_type, physical_iccid, device, now, primary=False)
-            sub.eid, sub.imei = checked.eid, checked.imei
+            sub = self._take_sim(
+                uow, profile_type, physical_iccid, checked, device.kind, now, primary=False
+            )
             family.add_companion(line.id, sub)
             self._audit(uow, family, actor, "companion.ordered", sub, line, now)
             uow.commit()
@@ -188,20 +184,26 @@ class EsimService:
         keeps working; the old one is retired when the new one reports installed, and
         kept if the new one fails, is refused or expires."""
         now = self._now()
-        sim_type = SimType.PHYSICAL if physical_iccid else SimType.ESIM
-        checked = check_device(sim_type, eid=device.eid, imei=device.imei, allowed=self._tacs)
-        code = new_confirmation_code() if with_confirmation_code and not physical_iccid else None
+        checked, code = self._check(device, physical_iccid, with_confirmation_code)
         with self._uow() as uow:
             family = uow.families.get(family_id, for_update=True)
             line, old = family.subscription_of_iccid(Iccid.parse(iccid))
-            sub = self._take_sim(uow, profile_type, physical_iccid, device, now, primary=False)
-            sub.eid, sub.imei, sub.replaces = checked.eid, checked.imei, old.id
+            sub = self._take_sim(
+                uow, profile_type, physical_iccid, checked, device.kind, now, primary=False
+            )
+            sub.replaces = old.id
+            card = sub.state is SubscriptionState.ENABLED
+            if card:  # a card in hand is in the new device now: the change completes at once
+                sub.state = SubscriptionState.ORDERED
             family.start_device_change(old.id, sub)
             self._audit(
                 uow, family, actor, "device_change.started", sub, line, now, replaces=str(old.iccid)
             )
-            if sim_type is SimType.PHYSICAL:  # a card in hand is in service at once
-                self._apply(uow, family, family.report(sub.iccid, SubscriptionState.ENABLED, now))
+            if card:
+                done = family.report(sub.iccid, SubscriptionState.INSTALLED, now)
+                self._apply(uow, family, done)
+                family.report(sub.iccid, SubscriptionState.ENABLED, now)
+                self._audit_progress(uow, family, actor, "device_change.completed", done, now)
             uow.commit()
         return self._provision(family.id, line, sub, code, actor)
 
@@ -219,12 +221,23 @@ class EsimService:
         uow.numbers.assign(number, offer_id, now)
         return number
 
+    def _check(
+        self, device: Device, physical_iccid: str | None, with_confirmation_code: bool
+    ) -> tuple[CheckedDevice, str | None]:
+        """The device checked for the SIM it asks for (before anything is taken), and a
+        fresh confirmation code for an eSIM download unless the caller wants none."""
+        sim_type = SimType.PHYSICAL if physical_iccid else SimType.ESIM
+        checked = check_device(sim_type, eid=device.eid, imei=device.imei, allowed=self._tacs)
+        wanted = with_confirmation_code and sim_type is SimType.ESIM
+        return checked, new_confirmation_code() if wanted else None
+
     def _take_sim(
         self,
         uow: UnitOfWork,
         profile_type: str | None,
         physical_iccid: str | None,
-        device: Device,
+        device: CheckedDevice,
+        kind: DeviceKind,
         now: datetime,
         *,
         primary: bool = True,
@@ -247,8 +260,10 @@ class EsimService:
             iccid=sim.iccid,
             imsi=sim.imsi,
             sim_type=sim.sim_type,
-            device_kind=device.kind,
+            device_kind=kind,
             primary=primary,
+            eid=device.eid,
+            imei=device.imei,
             state=state,
             state_changed_at=now,
             profile_type=sim.profile_type,
@@ -390,6 +405,7 @@ class EsimService:
             family = uow.families.get(family_id, for_update=True)
             line = family.line_by_msisdn(Msisdn.parse(msisdn))
             live = line.live_subscriptions
+            pending = [sub.iccid for sub in live if sub.state.is_pending]
             family.close_line(line.id, now.date(), now)
             for sub in live:
                 _retire(uow, sub, now)
@@ -405,6 +421,8 @@ class EsimService:
                 )
             )
             uow.commit()
+        for iccid in pending:  # their activation codes must not work any more
+            self._cancel_at_smdp(iccid)
         return back
 
     def expire_orders(self, *, actor: str = "famsim") -> list[tuple[FamilyId, Iccid]]:
