@@ -157,6 +157,7 @@ class App:
             es2 = Es2Client(
                 settings.smdp_url,
                 requester=settings.operator_id,
+                smdp_address=settings.smdp_address,
                 cert=cert,
                 verify=str(settings.smdp_ca) if settings.smdp_ca else True,
             )

@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     """Plan catalog (TOML) that ``famsim init`` loads; unset means the shipped sample."""
 
     smdp_address: str = "smdp.famsim.localhost"
-    """The built-in SM-DP+'s host name, as activation codes carry it (an FQDN)."""
+    """The SM-DP+'s address as activation codes carry it (an FQDN): the built-in one's
+    name, or the configured SM-DP+'s when its ConfirmOrder answers do not say."""
 
     smdp_notify_url: str | None = None
     """Where the built-in SM-DP+ sends HandleDownloadProgressInfo: the operator's ES2+

@@ -244,6 +244,9 @@ def test_served_smdp_and_receiver_in_separate_processes(cli: Cli) -> None:
         ordered = operator.json(
             "esim", "order", FAMILY, OWNER, "--type", "phone-5g", "--eid", PHONE_EID
         )
+        again = cli.data_dir / "again.png"
+        operator.ok("esim", "qr", FAMILY, ordered["iccid"], "--out", str(again))
+        assert decode(find_zbarimg(), again) == "LPA:" + ordered["activation_code"]
         answer = httpx.post(
             f"http://127.0.0.1:{smdp_port}/simulator/device/download",
             json={

@@ -278,15 +278,15 @@ class EsimService:
             return Ordered(
                 family_id, line.id, sub.id, sub.iccid, line.msisdn, None, None, None, sub.state
             )
-        reserved = False
         try:
             self._es2.download_order(iccid=sub.iccid, eid=sub.eid)
-            reserved = True
             confirmed = self._es2.confirm_order(
                 iccid=sub.iccid, eid=sub.eid, confirmation_code=code, release=True
             )
         except (SmdpRefused, SmdpUnreachable) as exc:
-            self._undo_order(family_id, sub.iccid, str(exc), actor, cancel=reserved)
+            # Cancelled at the SM-DP+ even when DownloadOrder seemed to fail: a timeout may
+            # have reserved the profile there all the same.
+            self._undo_order(family_id, sub.iccid, str(exc), actor)
             raise OrderFailed(f"the SM-DP+ did not take the order for {sub.iccid}: {exc}") from exc
         now = self._now()
         expires = now + self._validity
@@ -318,11 +318,8 @@ class EsimService:
             SubscriptionState.RELEASED,
         )
 
-    def _undo_order(
-        self, family_id: FamilyId, iccid: Iccid, reason: str, actor: str, *, cancel: bool
-    ) -> None:
-        if cancel:
-            self._cancel_at_smdp(iccid)
+    def _undo_order(self, family_id: FamilyId, iccid: Iccid, reason: str, actor: str) -> None:
+        self._cancel_at_smdp(iccid)
         now = self._now()
         with self._uow() as uow:
             family = uow.families.get(family_id, for_update=True)
