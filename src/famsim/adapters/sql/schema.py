@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -452,4 +453,122 @@ es2_notifications_received = Table(
     Column("notification_point", Integer, nullable=False),
     Column("outcome", String(30), nullable=False),
     PrimaryKeyConstraint("function_requester_id", "function_call_id"),
+)
+
+# ------------------------------------------------------------ people, access and webhooks
+
+# A family user's login: one per member who may sign in. The password is an argon2 hash;
+# the TOTP secret is encrypted like identity data (see kyc_records).
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("login", String(254), nullable=False, unique=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("totp_key_id", String(32), nullable=True),
+    Column("totp_secret", LargeBinary, nullable=True),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Signed-in sessions: browser cookies and bearer tokens, stored only as SHA-256 hashes.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    CheckConstraint("kind IN ('cookie', 'bearer')", name="kind"),
+)
+
+# Operator staff's API keys: a hash, a visible prefix to tell them apart, and scopes.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("key_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+# An owner's (or guardian's) invitation to join the family; the one-time code as a hash.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False, index=True),
+    Column("invited_by", ID, ForeignKey("members.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("guardian_id", ID, ForeignKey("members.id"), nullable=True),
+    Column("channel", String(10), nullable=False),
+    Column("address", String(254), nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("member_id", ID, ForeignKey("members.id"), nullable=True),
+    CheckConstraint("channel IN ('phone', 'email')", name="channel"),
+)
+
+# Identity (KYC) data: only ciphertext (AES-GCM) and the id of the key that sealed it.
+kyc_records = Table(
+    "kyc_records",
+    metadata,
+    Column("member_id", ID, ForeignKey("members.id"), primary_key=True),
+    Column("key_id", String(32), nullable=False, index=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("verified_at", UtcDateTime(), nullable=False),
+)
+
+# An adult's consent that another member sees its detail (usage by day, lines).
+privacy_consents = Table(
+    "privacy_consents",
+    metadata,
+    Column("grantor_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("grantee_id", ID, ForeignKey("members.id"), nullable=False),
+    Column("granted_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("grantor_id", "grantee_id"),
+)
+
+# Operator-registered webhook endpoints (the signing secret sealed like identity data) and
+# one delivery per event and endpoint, retried until delivered.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("kinds", JSON, nullable=False),
+    Column("secret_key_id", String(32), nullable=False),
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime(), nullable=True),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", BigInteger, ForeignKey("outbox.id"), nullable=False),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False, index=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
 )
