@@ -27,7 +27,7 @@ from famsim.domain.plan import Plan
 from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
 from famsim.service.messagebus import MessageBus
-from famsim.service.ports import Clock, Es2Port, UnitOfWork
+from famsim.service.ports import Clock, Es2Port, PasswordHasher, Sealer, UnitOfWork
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
 
@@ -193,6 +193,19 @@ class App:
         from famsim.adapters.es2plus.receiver import create_receiver_app
 
         return create_receiver_app(service)
+
+    def sealer(self) -> Sealer:
+        """The key ring that seals identity data and secrets (see Settings.data_keys)."""
+        from famsim.adapters.security import keyring
+
+        if self.settings.data_keys:
+            return keyring.parse_keys(self.settings.data_keys)
+        return keyring.load_or_create(self.settings.data_dir / keyring.KEY_FILE)
+
+    def passwords(self) -> PasswordHasher:
+        from famsim.adapters.security.passwords import Argon2Passwords
+
+        return Argon2Passwords()
 
     def close(self) -> None:
         self.engine.dispose()

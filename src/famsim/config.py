@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     esim_order_hours: int = 7 * 24
     """How long an eSIM order waits to be downloaded before it is undone."""
 
+    data_keys: str | None = None
+    """Keys that seal identity data and secrets at rest: ``id:base64,id:base64`` (32-byte
+    AES keys, the current one first; older ones still open what they sealed until
+    ``famsim keys rotate``). Unset: a key file in the data directory, made on first use
+    (fine for development, not for production)."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -442,3 +442,44 @@ class SmdpStore(Protocol):
         """When the earliest of the notifications :meth:`due` may hand out is next due
         (None: none pending). One waiting behind an older one of its profile is not counted."""
         ...
+
+
+# ------------------------------------------------------------------ security primitives
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A value sealed at rest: which key, the nonce, the ciphertext (with its tag)."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+class Sealer(Protocol):
+    """Authenticated encryption for data at rest (identity data, secrets).
+
+    *context* binds a value to where it is stored (e.g. ``kyc:<member id>``): a ciphertext
+    moved elsewhere does not open. ``open`` raises a FamsimError when it cannot.
+    """
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    def seal(self, plaintext: bytes, context: str) -> Sealed: ...
+
+    def open(self, sealed: Sealed, context: str) -> bytes: ...
+
+    def needs_reseal(self, sealed: Sealed) -> bool:
+        """True when *sealed* is under an older key (re-seal it to rotate)."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, stored: str, password: str) -> bool:
+        """False for a wrong password (never raises for one)."""
+        ...
+
+    def needs_rehash(self, stored: str) -> bool: ...
