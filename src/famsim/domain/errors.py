@@ -46,3 +46,22 @@ class NotFound(FamsimError):
 
 class Conflict(FamsimError):
     """The request clashes with existing state: a number already in use, a concurrent change."""
+
+
+class Unauthenticated(FamsimError):
+    """The caller is not signed in, or its credentials are wrong or expired.
+
+    Messages never say whether a login exists (``wrong login or password``).
+    """
+
+
+class Forbidden(FamsimError):
+    """The caller is known but may not see or do this (role, privacy or scope)."""
+
+
+class TooManyAttempts(FamsimError):
+    """Too many failures in a row: wait (``retry_after_s`` seconds) before trying again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
