@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from famsim.adapters.memory_outbox import MemoryOutbox
 from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
@@ -76,6 +77,7 @@ class MemoryStore:
     usage: list[UsageRecord] = field(default_factory=list)
     answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    outbox_dispatched: dict[int, datetime] = field(default_factory=dict)  # event id -> when
     charging_versions: dict[FamilyId, int] = field(default_factory=dict)
     plan_saves: dict[str, int] = field(default_factory=dict)
     sims: dict[Iccid, StockedSim] = field(default_factory=dict)
@@ -281,14 +283,21 @@ class MemoryUnitOfWork:
         self.numbers = MemoryNumberPool(self._store, self._claims)
         self.audit = MemoryAuditLog(self._store)
         self.es2_received = MemoryReceivedNotifications(self._store, self._claims)
+        self.outbox = MemoryOutbox(self._store)
 
     def _check_registries(self, added: set[FamilyId]) -> None:
-        """Refuse the commit before anything is written: audit events name real families."""
+        """Refuse the commit before anything is written: audit and outbox events name real
+        families."""
         for event in self.audit.pending:
             fid = event.family_id
             if fid is not None and fid not in self._store.families and fid not in added:
                 raise FamilyNotFound(
                     f"an audit event names the family {fid!r}, which does not exist"
+                )
+        for fid, _ in self.outbox.pending:
+            if fid not in self._store.families and fid not in added:
+                raise FamilyNotFound(
+                    f"an outbox event names the family {fid!r}, which does not exist"
                 )
 
     def _commit_registries(self) -> None:
@@ -297,6 +306,7 @@ class MemoryUnitOfWork:
         self._store.numbers.update(self.numbers.pending)
         self._store.audit.extend(self.audit.pending)
         self._store.es2_received.update(self.es2_received.pending)
+        self.outbox.commit()
         self._claims.release()
         self._fresh_registries()
 

@@ -8,7 +8,7 @@ two writers on one family are serialised (the family is the consistency boundary
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -25,6 +25,7 @@ from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
+from famsim.domain.outbox import OutboxEvent
 from famsim.domain.plan import Plan
 from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
 
@@ -296,6 +297,35 @@ class ReceivedNotifications(Protocol):
         ...
 
 
+class OutboxRepository(Protocol):
+    """Events for the outside world (webhooks), stored with the change they describe.
+
+    The charging ledger publishes its threshold alerts into the same outbox. An event is
+    "dispatched" once it has been fanned out into webhook deliveries; delivering those is
+    the webhook repository's business.
+    """
+
+    def add(self, family_id: str, kind: str, payload: Mapping[str, Any], at: datetime) -> None:
+        """Add an event (payload: JSON values); written with the commit, gone on rollback.
+
+        An event naming a family that does not exist fails the commit (FamilyNotFound).
+        """
+        ...
+
+    def undispatched(self, limit: int) -> list[OutboxEvent]:
+        """Committed events not yet dispatched, oldest first (PostgreSQL: rows another
+        dispatcher holds are skipped)."""
+        ...
+
+    def mark_dispatched(self, event_ids: Sequence[int], at: datetime) -> None:
+        """Mark events as fanned out; written with the commit."""
+        ...
+
+    def for_family(self, family_id: str, limit: int = 100) -> list[OutboxEvent]:
+        """The family's latest *limit* committed events, oldest first (newest last)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def plans(self) -> PlanRepository: ...
@@ -317,6 +347,9 @@ class UnitOfWork(Protocol):
 
     @property
     def es2_received(self) -> ReceivedNotifications: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     def __enter__(self) -> Self: ...
 

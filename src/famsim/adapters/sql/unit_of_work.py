@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
+from famsim.adapters.sql.outbox import SqlOutbox
 from famsim.adapters.sql.registries import (
     SqlAuditLog,
     SqlNumberPool,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
     numbers: SqlNumberPool
     audit: SqlAuditLog
     es2_received: SqlReceivedNotifications
+    outbox: SqlOutbox
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -70,6 +72,7 @@ class SqlUnitOfWork:
         self.numbers = SqlNumberPool(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.es2_received = SqlReceivedNotifications(self._connection)
+        self.outbox = SqlOutbox(self._connection)
 
     def __exit__(
         self,
@@ -90,6 +93,7 @@ class SqlUnitOfWork:
             self.families.flush()
             self.ledgers.flush()
             self.audit.flush()  # after the families: an event may name one added just now
+            self.outbox.flush()  # likewise
             self._connection.commit()
         except IntegrityError as exc:
             self.rollback()
