@@ -26,6 +26,7 @@ from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
+from famsim.entrypoints.cli.serve import serve
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.service import commands as c
 from famsim.service import inventory, views
@@ -521,5 +522,6 @@ def bench_charging(
 
 app.add_typer(smdp_app, name="smdp")
 app.add_typer(esim_app, name="esim")
+app.command("serve")(serve)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(numbers_app, name="numbers")

@@ -1,0 +1,26 @@
+"""``famsim serve``: the REST API (and its OpenAPI document) under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from famsim.entrypoints.cli import render
+from famsim.entrypoints.cli.common import opened
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve the REST API on /v1 (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
+    import uvicorn  # only when serving
+
+    from famsim.entrypoints.http.app import create_api
+
+    with opened() as famsim:
+        render.console.print(
+            f"famsim API on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json) - Ctrl-C stops"
+        )
+        uvicorn.run(create_api(famsim), host=host, port=port, log_level="warning")
