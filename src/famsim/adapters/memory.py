@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from famsim.adapters.memory_accounts import AccountTables, MemoryAccountRegistries
 from famsim.adapters.memory_outbox import MemoryOutbox
 from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
@@ -85,6 +86,7 @@ class MemoryStore:
     numbers: dict[str, PooledNumber] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     es2_received: set[tuple[str, str]] = field(default_factory=set)
+    account_tables: AccountTables = field(default_factory=AccountTables)
     # (table, key) -> the unit of work that changed the row and has not ended: a row lock
     claims: dict[tuple[str, str], object] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -284,6 +286,12 @@ class MemoryUnitOfWork:
         self.audit = MemoryAuditLog(self._store)
         self.es2_received = MemoryReceivedNotifications(self._store, self._claims)
         self.outbox = MemoryOutbox(self._store)
+        self._accounts = MemoryAccountRegistries(
+            self._store.account_tables, self._store.lock, lambda: self._store.audit
+        )
+        self.accounts = self._accounts.accounts
+        self.sessions = self._accounts.sessions
+        self.api_keys = self._accounts.api_keys
 
     def _check_registries(self, added: set[FamilyId]) -> None:
         """Refuse the commit before anything is written: audit and outbox events name real
@@ -299,6 +307,7 @@ class MemoryUnitOfWork:
                 raise FamilyNotFound(
                     f"an outbox event names the family {fid!r}, which does not exist"
                 )
+        self._accounts.check()
 
     def _commit_registries(self) -> None:
         self._store.sims.update(self.sims.pending)
@@ -307,6 +316,7 @@ class MemoryUnitOfWork:
         self._store.audit.extend(self.audit.pending)
         self._store.es2_received.update(self.es2_received.pending)
         self.outbox.commit()
+        self._accounts.commit()
         self._claims.release()
         self._fresh_registries()
 

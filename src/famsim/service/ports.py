@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from famsim.domain.accounts import Account, ApiKey, LoginSession, SessionKind
 from famsim.domain.audit import AuditEvent
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
@@ -27,6 +28,7 @@ from famsim.domain.ids import FamilyId
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.outbox import OutboxEvent
 from famsim.domain.plan import Plan
+from famsim.domain.sealed import Sealed as Sealed  # re-exported: the Sealer port's type
 from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
 
 
@@ -349,6 +351,15 @@ class UnitOfWork(Protocol):
     def es2_received(self) -> ReceivedNotifications: ...
 
     @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
     def outbox(self) -> OutboxRepository: ...
 
     def __enter__(self) -> Self: ...
@@ -480,15 +491,6 @@ class SmdpStore(Protocol):
 # ------------------------------------------------------------------ security primitives
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """A value sealed at rest: which key, the nonce, the ciphertext (with its tag)."""
-
-    key_id: str
-    nonce: bytes
-    ciphertext: bytes
-
-
 class Sealer(Protocol):
     """Authenticated encryption for data at rest (identity data, secrets).
 
@@ -516,3 +518,78 @@ class PasswordHasher(Protocol):
         ...
 
     def needs_rehash(self, stored: str) -> bool: ...
+
+
+# ------------------------------------------------------------- accounts and sign-in
+
+
+class AccountRepository(Protocol):
+    """Family users' accounts, in the unit of work's transaction.
+
+    Logins and members are unique: :meth:`add` raises :class:`Conflict` for a login or a
+    member that already has an account.
+    """
+
+    def add(self, account: Account) -> None: ...
+
+    def get(self, account_id: str, *, for_update: bool = False) -> Account | None:
+        """The account, or None; ``for_update`` holds its row until the unit of work ends
+        (so concurrent failed sign-ins all count)."""
+        ...
+
+    def by_login(self, login: str, *, for_update: bool = False) -> Account | None:
+        """The account with this normalized login, or None."""
+        ...
+
+    def by_member(self, member_id: str) -> Account | None: ...
+
+    def save(self, account: Account) -> None:
+        """Write back a changed account (failures, lock, password hash, TOTP secret)."""
+        ...
+
+    def login_events(self, account_id: str, limit: int = 100) -> list[AuditEvent]:
+        """The account's committed ``login`` audit events, latest *limit*, oldest first."""
+        ...
+
+
+class SessionRepository(Protocol):
+    """Signed-in sessions, known only by the SHA-256 of their token."""
+
+    def add(
+        self,
+        token_sha256: str,
+        account_id: str,
+        kind: SessionKind,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    def get(self, token_sha256: str) -> LoginSession | None:
+        """The stored session (revoked and expired ones too), or None."""
+        ...
+
+    def revoke(self, token_sha256: str, at: datetime) -> None:
+        """End one session (nothing happens for an unknown or already revoked one)."""
+        ...
+
+    def revoke_all(self, account_id: str, at: datetime, *, keep: str | None = None) -> int:
+        """End every live session of the account except the one hashed *keep*; how many."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """The operator's API keys, known only by the SHA-256 of the key text."""
+
+    def add(self, key: ApiKey, key_sha256: str) -> None: ...
+
+    def by_hash(self, key_sha256: str) -> ApiKey | None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def listing(self) -> list[ApiKey]:
+        """Every key, revoked ones too, oldest first."""
+        ...
+
+    def revoke(self, key_id: str, at: datetime) -> None:
+        """Mark the key revoked at *at* (kept for the record); unknown ids are ignored."""
+        ...

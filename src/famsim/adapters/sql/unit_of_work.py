@@ -8,6 +8,11 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from famsim.adapters.sql.accounts import (
+    SqlAccountRepository,
+    SqlApiKeyRepository,
+    SqlSessionRepository,
+)
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
 from famsim.adapters.sql.outbox import SqlOutbox
 from famsim.adapters.sql.registries import (
@@ -40,6 +45,9 @@ class SqlUnitOfWork:
     numbers: SqlNumberPool
     audit: SqlAuditLog
     es2_received: SqlReceivedNotifications
+    accounts: SqlAccountRepository
+    sessions: SqlSessionRepository
+    api_keys: SqlApiKeyRepository
     outbox: SqlOutbox
 
     def __init__(self, engine: Engine) -> None:
@@ -72,6 +80,9 @@ class SqlUnitOfWork:
         self.numbers = SqlNumberPool(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.es2_received = SqlReceivedNotifications(self._connection)
+        self.accounts = SqlAccountRepository(self._connection)
+        self.sessions = SqlSessionRepository(self._connection)
+        self.api_keys = SqlApiKeyRepository(self._connection)
         self.outbox = SqlOutbox(self._connection)
 
     def __exit__(
