@@ -21,6 +21,7 @@ from typing import Any, Self
 
 from famsim.adapters.memory_accounts import AccountTables, MemoryAccountRegistries
 from famsim.adapters.memory_outbox import MemoryOutbox
+from famsim.adapters.memory_people import MemoryPeople, PeopleTables
 from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
@@ -87,6 +88,7 @@ class MemoryStore:
     audit: list[AuditEvent] = field(default_factory=list)
     es2_received: set[tuple[str, str]] = field(default_factory=set)
     account_tables: AccountTables = field(default_factory=AccountTables)
+    people: PeopleTables = field(default_factory=PeopleTables)  # invitations, KYC, consents
     # (table, key) -> the unit of work that changed the row and has not ended: a row lock
     claims: dict[tuple[str, str], object] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -292,6 +294,10 @@ class MemoryUnitOfWork:
         self.accounts = self._accounts.accounts
         self.sessions = self._accounts.sessions
         self.api_keys = self._accounts.api_keys
+        self._people = MemoryPeople(self._store.people, self._store.lock)
+        self.invitations = self._people.invitations
+        self.kyc = self._people.kyc
+        self.consents = self._people.consents
 
     def _check_registries(self, added: set[FamilyId]) -> None:
         """Refuse the commit before anything is written: audit and outbox events name real
@@ -308,6 +314,7 @@ class MemoryUnitOfWork:
                     f"an outbox event names the family {fid!r}, which does not exist"
                 )
         self._accounts.check()
+        self._people.check()
 
     def _commit_registries(self) -> None:
         self._store.sims.update(self.sims.pending)
@@ -317,6 +324,7 @@ class MemoryUnitOfWork:
         self._store.es2_received.update(self.es2_received.pending)
         self.outbox.commit()
         self._accounts.commit()
+        self._people.apply()
         self._claims.release()
         self._fresh_registries()
 

@@ -25,6 +25,7 @@ from famsim.domain.esim.stock import AlreadyInStock, StockedSim
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imsi, Msisdn
 from famsim.domain.ids import FamilyId
+from famsim.domain.invitations import Invitation
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.outbox import OutboxEvent
 from famsim.domain.plan import Plan
@@ -328,6 +329,65 @@ class OutboxRepository(Protocol):
         ...
 
 
+class InvitationRepository(Protocol):
+    """Invitations to join a family (the one-time code only as its SHA-256).
+
+    An invitation read here is tracked: changes to it (a wrong code counted, acceptance)
+    are written with the commit, like a family's.
+    """
+
+    def add(self, invitation: Invitation) -> None: ...
+
+    def get(self, invitation_id: str, *, for_update: bool = False) -> Invitation:
+        """The invitation; raises InvitationNotFound. ``for_update`` holds its row until
+        the unit of work ends, so concurrent wrong codes all count."""
+        ...
+
+    def for_family(self, family_id: str) -> list[Invitation]:
+        """The family's invitations, oldest first."""
+        ...
+
+
+class KycRepository(Protocol):
+    """Members' identity (KYC) data, only ever sealed; written with the commit."""
+
+    def put(self, member_id: str, sealed: Sealed, verified_at: datetime) -> None:
+        """Record (or replace) the member's sealed identity, verified at *verified_at*."""
+        ...
+
+    def get(self, member_id: str) -> tuple[Sealed, datetime] | None:
+        """The sealed identity and when it was verified, or None."""
+        ...
+
+    def all_sealed(self) -> list[tuple[str, Sealed]]:
+        """(member id, sealed identity) of every record, by member id: for key rotation."""
+        ...
+
+    def replace(self, member_id: str, sealed: Sealed) -> None:
+        """Re-sealed data for an existing record (rotation); verification time kept."""
+        ...
+
+    def discard(self, member_id: str) -> None:
+        """Forget the member's identity (a joining undone); nothing if there is none."""
+        ...
+
+
+class ConsentRepository(Protocol):
+    """Privacy consents: *grantor* lets *grantee* see its detail. Written with the commit."""
+
+    def grant(self, grantor: str, grantee: str, at: datetime) -> None:
+        """Record the consent (a repeated grant keeps the first time)."""
+        ...
+
+    def revoke(self, grantor: str, grantee: str) -> None: ...
+
+    def granted(self, grantor: str, grantee: str) -> bool: ...
+
+    def grantees(self, grantor: str) -> list[str]:
+        """The members *grantor* consented to, sorted."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def plans(self) -> PlanRepository: ...
@@ -361,6 +421,15 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def kyc(self) -> KycRepository: ...
+
+    @property
+    def consents(self) -> ConsentRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -593,3 +662,16 @@ class ApiKeyRepository(Protocol):
     def revoke(self, key_id: str, at: datetime) -> None:
         """Mark the key revoked at *at* (kept for the record); unknown ids are ignored."""
         ...
+
+
+# ------------------------------------------------------------------ notifications
+
+
+class Notifier(Protocol):
+    """Sends a short text to a person by phone (SMS) or e-mail: one-time codes.
+
+    Called after the change it announces has committed; an adapter that cannot deliver
+    raises a FamsimError (the change stands, and the sender may ask again).
+    """
+
+    def send(self, family_id: str, channel: str, address: str, text: str, at: datetime) -> None: ...

@@ -15,6 +15,7 @@ from famsim.adapters.sql.accounts import (
 )
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
 from famsim.adapters.sql.outbox import SqlOutbox
+from famsim.adapters.sql.people import SqlConsents, SqlInvitations, SqlKyc
 from famsim.adapters.sql.registries import (
     SqlAuditLog,
     SqlNumberPool,
@@ -49,6 +50,9 @@ class SqlUnitOfWork:
     sessions: SqlSessionRepository
     api_keys: SqlApiKeyRepository
     outbox: SqlOutbox
+    invitations: SqlInvitations
+    kyc: SqlKyc
+    consents: SqlConsents
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -84,6 +88,9 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(self._connection)
         self.api_keys = SqlApiKeyRepository(self._connection)
         self.outbox = SqlOutbox(self._connection)
+        self.invitations = SqlInvitations(self._connection)
+        self.kyc = SqlKyc(self._connection)
+        self.consents = SqlConsents(self._connection)
 
     def __exit__(
         self,
@@ -103,6 +110,10 @@ class SqlUnitOfWork:
         try:
             self.families.flush()
             self.ledgers.flush()
+            # invitations, identities and consents point at members added just now
+            self.invitations.flush()
+            self.kyc.flush()
+            self.consents.flush()
             self.audit.flush()  # after the families: an event may name one added just now
             self.outbox.flush()  # likewise
             self._connection.commit()
