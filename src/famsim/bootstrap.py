@@ -7,7 +7,7 @@ adapter themselves, so swapping SQLite for PostgreSQL (or a fake in tests) happe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ from famsim.adapters.clock import SystemClock
 from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
 from famsim.config import Settings
+from famsim.domain.accounts import LoginPolicy
 from famsim.domain.errors import FamsimError, InvalidInput
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
+from famsim.service.accounts import AccountService
 from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
 from famsim.service.messagebus import MessageBus
@@ -45,6 +47,7 @@ class App:
     bus: MessageBus
     uow: Callable[[], UnitOfWork]
     charging: ChargingService
+    _accounts: AccountService | None = field(default=None, init=False, repr=False)
 
     @property
     def database(self) -> str:
@@ -206,6 +209,23 @@ class App:
         from famsim.adapters.security.passwords import Argon2Passwords
 
         return Argon2Passwords()
+
+    def accounts(self) -> AccountService:
+        """Family users' sign-in and the operator's API keys: one service per App, since it
+        remembers per-address failures and TOTP setups waiting for their first code."""
+        if self._accounts is None:
+            policy = LoginPolicy(
+                max_failures=self.settings.login_max_failures,
+                lockout=timedelta(minutes=self.settings.login_lockout_minutes),
+            )
+            self._accounts = AccountService(
+                self.uow,
+                self.passwords(),
+                self.sealer(),
+                lambda: datetime.now(UTC),
+                policy=policy,
+            )
+        return self._accounts
 
     def close(self) -> None:
         self.engine.dispose()

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     ``famsim keys rotate``). Unset: a key file in the data directory, made on first use
     (fine for development, not for production)."""
 
+    login_max_failures: int = 5
+    """Failed sign-ins in a row that lock a family user's account."""
+
+    login_lockout_minutes: int = 15
+    """How long a locked account stays locked (a good sign-in after it resets the count)."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
