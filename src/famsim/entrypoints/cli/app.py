@@ -23,6 +23,7 @@ from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
+from famsim.entrypoints.cli.accounts import account_app, apikey_app
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
@@ -525,3 +526,5 @@ app.add_typer(esim_app, name="esim")
 app.command("serve")(serve)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(numbers_app, name="numbers")
+app.add_typer(account_app, name="account")
+app.add_typer(apikey_app, name="apikey")
