@@ -28,6 +28,7 @@ from famsim.domain.plan import Plan
 from famsim.service.accounts import AccountService
 from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
+from famsim.service.invitations import InvitationService
 from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, Es2Port, PasswordHasher, Sealer, UnitOfWork
 from famsim.service.smdp import SmdpService
@@ -226,6 +227,26 @@ class App:
                 policy=policy,
             )
         return self._accounts
+
+    def invitations(self) -> InvitationService:
+        """Opening families, invitations, identity (KYC) and consents. Codes go through the
+        development notifier (the outbox and the log) until a real sender is configured."""
+        from famsim.adapters.notifier import LogNotifier
+
+        return InvitationService(
+            self.uow,
+            self.accounts(),
+            self.sealer(),
+            LogNotifier(self.uow),
+            lambda: datetime.now(UTC),
+        )
+
+    def new_data_key(self, key_id: str | None = None) -> str:
+        """A fresh ``id:base64`` entry to put first in FAMSIM_DATA_KEYS (or first in the
+        development key file) before ``famsim keys rotate``; the id defaults to the time."""
+        from famsim.adapters.security import keyring
+
+        return keyring.new_key_entry(key_id or f"k{datetime.now(UTC):%Y%m%d%H%M%S}")
 
     def close(self) -> None:
         self.engine.dispose()
