@@ -22,6 +22,7 @@ from typing import Any, Self
 from famsim.adapters.memory_accounts import AccountTables, MemoryAccountRegistries
 from famsim.adapters.memory_outbox import MemoryOutbox
 from famsim.adapters.memory_people import MemoryPeople, PeopleTables
+from famsim.adapters.memory_webhooks import MemoryWebhooks, WebhookTables
 from famsim.domain.audit import AuditEvent, latest
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
@@ -80,6 +81,7 @@ class MemoryStore:
     answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outbox_dispatched: dict[int, datetime] = field(default_factory=dict)  # event id -> when
+    webhooks: WebhookTables = field(default_factory=WebhookTables)
     charging_versions: dict[FamilyId, int] = field(default_factory=dict)
     plan_saves: dict[str, int] = field(default_factory=dict)
     sims: dict[Iccid, StockedSim] = field(default_factory=dict)
@@ -288,6 +290,7 @@ class MemoryUnitOfWork:
         self.audit = MemoryAuditLog(self._store)
         self.es2_received = MemoryReceivedNotifications(self._store, self._claims)
         self.outbox = MemoryOutbox(self._store)
+        self.webhooks = MemoryWebhooks(self._store, self._claims)
         self._accounts = MemoryAccountRegistries(
             self._store.account_tables, self._store.lock, lambda: self._store.audit
         )
@@ -323,6 +326,7 @@ class MemoryUnitOfWork:
         self._store.audit.extend(self.audit.pending)
         self._store.es2_received.update(self.es2_received.pending)
         self.outbox.commit()
+        self.webhooks.commit()
         self._accounts.commit()
         self._people.apply()
         self._claims.release()

@@ -32,12 +32,17 @@ class MemoryOutbox:
     def undispatched(self, limit: int) -> list[OutboxEvent]:
         with self._store.lock:
             done = self._store.outbox_dispatched.keys() | self.dispatched.keys()
-            found = [e for e in self._events() if e.id not in done]
+            found = [e for e in stored_events(self._store) if e.id not in done]
         return found[: max(limit, 0)]
 
     def mark_dispatched(self, event_ids: Sequence[int], at: datetime) -> None:
         for event_id in event_ids:
             self.dispatched.setdefault(event_id, at)
+
+    def for_family(self, family_id: str, limit: int = 100) -> list[OutboxEvent]:
+        with self._store.lock:
+            mine = [e for e in stored_events(self._store) if e.family_id == family_id]
+        return mine[-limit:] if limit > 0 else []
 
     def commit(self) -> None:
         """Store what this unit of work added and marked (the store's lock is held)."""
@@ -49,19 +54,16 @@ class MemoryOutbox:
         self.pending = []
         self.dispatched = {}
 
-    def for_family(self, family_id: str, limit: int = 100) -> list[OutboxEvent]:
-        with self._store.lock:
-            mine = [e for e in self._events() if e.family_id == family_id]
-        return mine[-limit:] if limit > 0 else []
 
-    def _events(self) -> list[OutboxEvent]:
-        return [
-            OutboxEvent(
-                id=position + 1,
-                family_id=family_id,
-                kind=entry["kind"],
-                payload=copy.deepcopy(entry["payload"]),
-                created_at=entry["created_at"],
-            )
-            for position, (family_id, entry) in enumerate(self._store.outbox)
-        ]
+def stored_events(store: MemoryStore) -> list[OutboxEvent]:
+    """Every committed event with its id (position + 1); call with the store's lock held."""
+    return [
+        OutboxEvent(
+            id=position + 1,
+            family_id=family_id,
+            kind=entry["kind"],
+            payload=copy.deepcopy(entry["payload"]),
+            created_at=entry["created_at"],
+        )
+        for position, (family_id, entry) in enumerate(store.outbox)
+    ]

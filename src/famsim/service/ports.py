@@ -30,6 +30,7 @@ from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer,
 from famsim.domain.outbox import OutboxEvent
 from famsim.domain.plan import Plan
 from famsim.domain.sealed import Sealed as Sealed  # re-exported: the Sealer port's type
+from famsim.domain.webhooks import WebhookDelivery, WebhookEndpoint
 from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
 
 
@@ -388,6 +389,73 @@ class ConsentRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A delivery due now with what sending it needs: endpoint, sealed secret, event."""
+
+    delivery: WebhookDelivery
+    endpoint: WebhookEndpoint
+    secret: Sealed
+    event: OutboxEvent
+
+
+class WebhookRepository(Protocol):
+    """Operator webhook endpoints (signing secret sealed) and deliveries of outbox events.
+
+    A delivery's idempotency key is unique: creating one again does nothing. Attempts are
+    counted only on undelivered deliveries (a late failure never undoes a delivery).
+    Everything is in the unit of work's transaction.
+    """
+
+    def add(self, endpoint: WebhookEndpoint, secret: Sealed) -> None: ...
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint:
+        """The endpoint; raises :class:`famsim.domain.webhooks.WebhookNotFound`."""
+        ...
+
+    def listing(self) -> list[WebhookEndpoint]:
+        """Every endpoint, disabled ones too, oldest first."""
+        ...
+
+    def disable(self, endpoint_id: str, at: datetime) -> None:
+        """Stop the endpoint (kept for the record); WebhookNotFound for an unknown id."""
+        ...
+
+    def create_delivery(
+        self, endpoint_id: str, event_id: int, idempotency_key: str, due: datetime
+    ) -> bool:
+        """A new delivery, due at *due*; False (nothing created) when the key exists."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[DueDelivery]:
+        """Undelivered deliveries to active endpoints whose next attempt is at or before
+        *now*, earliest first."""
+        ...
+
+    def mark_delivered(self, delivery_id: int, at: datetime, status: int) -> None:
+        """Count an attempt the receiver answered 2xx."""
+        ...
+
+    def mark_failed(
+        self,
+        delivery_id: int,
+        at: datetime,
+        next_attempt_at: datetime,
+        status: int | None,
+        error: str,
+    ) -> None:
+        """Count a failed attempt (HTTP *status*, or None: no answer); try again then."""
+        ...
+
+    def deliveries(self, endpoint_id: str | None = None, limit: int = 100) -> list[WebhookDelivery]:
+        """The latest *limit* deliveries (of one endpoint), oldest first."""
+        ...
+
+    def next_attempt_at(self) -> datetime | None:
+        """When the earliest pending delivery to an active endpoint falls due (None: none)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def plans(self) -> PlanRepository: ...
@@ -421,6 +489,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     @property
     def invitations(self) -> InvitationRepository: ...

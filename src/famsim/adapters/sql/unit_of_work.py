@@ -23,6 +23,7 @@ from famsim.adapters.sql.registries import (
     SqlSimStock,
 )
 from famsim.adapters.sql.repository import SqlFamilyRepository, SqlPlanRepository
+from famsim.adapters.sql.webhooks import SqlWebhooks
 from famsim.domain.errors import Conflict, FamsimError
 from famsim.service.ports import IdentifierTaken
 
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     sessions: SqlSessionRepository
     api_keys: SqlApiKeyRepository
     outbox: SqlOutbox
+    webhooks: SqlWebhooks
     invitations: SqlInvitations
     kyc: SqlKyc
     consents: SqlConsents
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(self._connection)
         self.api_keys = SqlApiKeyRepository(self._connection)
         self.outbox = SqlOutbox(self._connection)
+        self.webhooks = SqlWebhooks(self._connection)
         self.invitations = SqlInvitations(self._connection)
         self.kyc = SqlKyc(self._connection)
         self.consents = SqlConsents(self._connection)
