@@ -33,6 +33,7 @@ from famsim.service.messagebus import MessageBus
 from famsim.service.ports import Clock, Es2Port, PasswordHasher, Sealer, UnitOfWork
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
+from famsim.service.webhooks import WebhookPost, WebhookService
 
 
 class NotInitialised(FamsimError):
@@ -205,6 +206,19 @@ class App:
         if self.settings.data_keys:
             return keyring.parse_keys(self.settings.data_keys)
         return keyring.load_or_create(self.settings.data_dir / keyring.KEY_FILE)
+
+    def webhooks(self, post: WebhookPost | None = None) -> WebhookService:
+        """Webhooks on this database: endpoints, fan-out of the outbox, signed delivery.
+
+        Events are POSTed with *post* when given (tests, an in-process receiver), else over
+        HTTPS with httpx (plain HTTP only to loopback). Call ``start()`` for background
+        delivery (and ``stop()``), or ``run_once()`` to fan out and deliver once.
+        """
+        if post is None:
+            from famsim.adapters.webhook_http import HttpWebhookPost
+
+            post = HttpWebhookPost()
+        return WebhookService(self.uow, self.sealer(), post, lambda: datetime.now(UTC))
 
     def passwords(self) -> PasswordHasher:
         from famsim.adapters.security.passwords import Argon2Passwords
