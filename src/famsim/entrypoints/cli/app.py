@@ -29,6 +29,7 @@ from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.serve import serve
 from famsim.entrypoints.cli.smdp import smdp_app
+from famsim.entrypoints.cli.webhooks import webhooks_app
 from famsim.service import commands as c
 from famsim.service import inventory, views
 
@@ -526,5 +527,6 @@ app.add_typer(esim_app, name="esim")
 app.command("serve")(serve)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(numbers_app, name="numbers")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(account_app, name="account")
 app.add_typer(apikey_app, name="apikey")
