@@ -188,6 +188,13 @@ class InvitationService:
             )
             uow.commit()
 
+    def console_principal(self, family_id: str, member: str) -> Principal:
+        """The operator at the console acting as *member* (id or exact name) of a family,
+        for the command line: the service's rules then apply as for that member."""
+        with self._uow() as uow:
+            found = uow.families.get(family_id).active_member(member)
+        return Principal.member("console", family_id, found.id)
+
     # -------------------------------------------------------------- invitations
     def invite(
         self,

@@ -27,6 +27,8 @@ from famsim.entrypoints.cli.accounts import account_app, apikey_app
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
+from famsim.entrypoints.cli.invitations import accept, family_open, invite
+from famsim.entrypoints.cli.keys import keys_app
 from famsim.entrypoints.cli.serve import serve
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.entrypoints.cli.webhooks import webhooks_app
@@ -530,3 +532,7 @@ app.add_typer(numbers_app, name="numbers")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(account_app, name="account")
 app.add_typer(apikey_app, name="apikey")
+family_app.command("open")(family_open)
+app.command("invite")(invite)
+app.command("accept")(accept)
+app.add_typer(keys_app, name="keys")
