@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -62,9 +63,10 @@ def setting(uow_factory: Any, hk_plan: Plan, clock: Any) -> Setting:
         uow.commit()
     ids = {"olivia": family.owner_id, "ada": ada.id, "ben": ben.id, "cai": cai.id, "dot": dot.id}
     consents = {(ada.id, family.owner_id)}  # Ada lets Olivia see her detail
-    reads = FamilyReads(
-        uow_factory, lambda: lambda grantor, grantee: (grantor, grantee) in consents
-    )
+    with uow_factory() as uow:
+        uow.consents.grant(ada.id, family.owner_id, datetime.now(UTC))
+        uow.commit()
+    reads = FamilyReads(uow_factory)
     writes = FamilyWrites(uow_factory, MessageBus(uow_factory, clock).handle)
     return Setting(family, other, ids, reads, writes, consents)
 

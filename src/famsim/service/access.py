@@ -111,9 +111,8 @@ def check_audit(principal: Principal, family: Family) -> None:
 class FamilyReads:
     """Role-filtered reads of a family: what each caller may see, nothing more."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], consents: Callable[[], Consented]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
-        self._consents = consents
 
     def family(self, principal: Principal, family_id: str) -> dict[str, Any]:
         """The family as *principal* may see it: members (names and roles to everyone in
@@ -123,7 +122,7 @@ class FamilyReads:
             family = uow.families.get(family_id)
             plan = uow.plans.get(family.plan_code)
             ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
-        consented = self._consents()
+            consented = _consents_of(uow, family)
         members = []
         for member in family.members.values():
             seen = member_visibility(principal, family, member.id, consented)
@@ -164,7 +163,7 @@ class FamilyReads:
         with self._uow() as uow:
             family = uow.families.get(family_id)
             member = family.member(member_id)
-            if member_visibility(principal, family, member.id, self._consents()) < 2:
+            if member_visibility(principal, family, member.id, uow.consents.granted) < 2:
                 raise Forbidden(f"{member.name} has not shared usage detail with you")
             records = uow.ledgers.usage(family.id, family.cycle.number)
         days: dict[tuple[str, str, str], int] = {}
@@ -194,6 +193,16 @@ class FamilyReads:
             }
             for e in events
         ]
+
+
+def _consents_of(uow: UnitOfWork, family: Family) -> Consented:
+    """Every consent among the family's members, read once (a family is small)."""
+    pairs = {
+        (grantor, grantee)
+        for grantor in family.members
+        for grantee in uow.consents.grantees(grantor)
+    }
+    return lambda grantor, grantee: (grantor, grantee) in pairs
 
 
 def _time(value: datetime) -> str:

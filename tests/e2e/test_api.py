@@ -1,0 +1,176 @@
+"""The REST API over real HTTP on loopback: sign-in, privacy, allocations, charging, problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api_world import PASSWORD, ApiWorld, build
+from famsim.entrypoints.http.app import create_api
+from smdp_server import served
+
+pytestmark = pytest.mark.e2e
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[ApiWorld, str]]:
+    world = build(tmp_path, login_max_failures=3)
+    try:
+        with served(create_api(world.app)) as url:
+            yield world, url
+    finally:
+        world.app.close()
+
+
+def bearer(url: str, login: str, password: str = PASSWORD) -> dict[str, str]:
+    answer = httpx.post(f"{url}/v1/sessions", json={"login": login, "password": password})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def key(world: ApiWorld, which: str = "all") -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.keys[which]}"}
+
+
+def test_sign_in_and_see_the_family_as_each_role(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    owner = bearer(url, w.login("owner"))
+    me = httpx.get(f"{url}/v1/me", headers=owner).json()
+    assert me["member_id"] == w.members["owner"]
+    family = httpx.get(f"{url}/v1/families/{w.family_id}", headers=owner).json()
+    adult_entry = next(m for m in family["members"] if m["id"] == w.members["adult"])
+    assert adult_entry["visibility"] == "totals"
+    assert "lines" not in adult_entry
+    assert family["pools"]
+
+    adult = bearer(url, w.login("adult"))
+    seen = httpx.get(f"{url}/v1/families/{w.family_id}", headers=adult).json()
+    owner_entry = next(m for m in seen["members"] if m["id"] == w.members["owner"])
+    assert owner_entry["visibility"] == "none"
+    assert "usage" not in owner_entry
+    refused = httpx.get(
+        f"{url}/v1/families/{w.family_id}/members/{w.members['owner']}/usage/daily", headers=adult
+    )
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == PROBLEM
+
+    child = bearer(url, w.login("child"))
+    assert httpx.get(f"{url}/v1/families/{w.family_id}", headers=child).json()["pools"] is None
+    logins = httpx.get(f"{url}/v1/me/logins", headers=child).json()
+    assert [e["action"] for e in logins] == ["login"]
+
+
+def test_a_cookie_session_for_the_browser(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    with httpx.Client(base_url=url) as browser:
+        answer = browser.post(
+            "/v1/sessions", json={"login": w.login("owner"), "password": PASSWORD, "kind": "cookie"}
+        )
+        assert answer.status_code == 201
+        assert "token" not in answer.json()
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert browser.get("/v1/me").json()["member_id"] == w.members["owner"]
+        assert browser.delete("/v1/sessions/current").status_code == 204
+        assert browser.get("/v1/me").status_code == 401
+
+
+def test_wrong_passwords_lock_the_account_out(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    body = {"login": w.login("adult"), "password": "not the password"}
+    for _ in range(2):
+        wrong = httpx.post(f"{url}/v1/sessions", json=body)
+        assert wrong.status_code == 401
+        assert wrong.json()["detail"] == "wrong login or password"
+    third = httpx.post(f"{url}/v1/sessions", json=body)
+    assert third.status_code == 429, "the third failure locks the account"
+    locked = httpx.post(
+        f"{url}/v1/sessions", json={"login": w.login("adult"), "password": PASSWORD}
+    )
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert locked.headers["content-type"] == PROBLEM
+    unknown = httpx.post(
+        f"{url}/v1/sessions", json={"login": "nobody@example.com", "password": "x"}
+    )
+    assert unknown.json()["detail"] == "wrong login or password"
+
+
+def test_only_the_owner_changes_allocations(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    path = f"{url}/v1/families/{w.family_id}/members/{w.members['child']}/allocation"
+    body: dict[str, Any] = {
+        "limits": [{"resource": "data", "zone": "home", "quota": 2 * 10**9, "hard_cap": 3 * 10**9}],
+        "money_cap_minor": 5000,
+    }
+    assert httpx.put(path, json=body, headers=bearer(url, w.login("adult"))).status_code == 403
+    assert httpx.put(path, json=body, headers=bearer(url, w.login("owner"))).status_code == 204
+    family = httpx.get(
+        f"{url}/v1/families/{w.family_id}", headers=bearer(url, w.login("owner"))
+    ).json()
+    child = next(m for m in family["members"] if m["id"] == w.members["child"])
+    assert child["allocation"]["money_cap_minor"] == 5000
+    too_much = {"limits": [{"resource": "data", "zone": "home", "quota": 10**14}]}
+    refused = httpx.put(path, json=too_much, headers=bearer(url, w.login("owner")))
+    assert refused.status_code == 422
+    assert "pool" in refused.json()["detail"]
+
+
+def test_charging_needs_the_charging_scope(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    request = {
+        "session_id": "s1",
+        "request_number": 0,
+        "subscriber": "454001230000001",
+        "services": [{"resource": "data", "requested": 10**6}],
+    }
+    assert (
+        httpx.post(f"{url}/v1/charging/reserve", json=request, headers=key(w, "plans")).status_code
+        == 403
+    )
+    granted = httpx.post(f"{url}/v1/charging/reserve", json=request, headers=key(w)).json()
+    assert granted["outcome"] == "success"
+    assert granted["services"][0]["granted"] > 0
+    update = {**request, "request_number": 1, "services": [{"resource": "data", "used": 500_000}]}
+    assert httpx.post(f"{url}/v1/charging/update", json=update, headers=key(w)).status_code == 200
+    end = {**request, "request_number": 2, "services": [{"resource": "data", "used": 100}]}
+    assert (
+        httpx.post(f"{url}/v1/charging/terminate", json=end, headers=key(w)).json()["outcome"]
+        == "success"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/v1/me", None, 401),
+        ("GET", "/v1/nowhere", None, 404),
+        ("POST", "/v1/sessions", {"login": "x"}, 422),
+        ("POST", "/v1/sessions", "not json", 422),
+        ("GET", "/v1/families/nope", None, 404),
+    ],
+)
+def test_errors_are_problems(
+    world: tuple[ApiWorld, str], method: str, path: str, body: Any, status: int
+) -> None:
+    w, url = world
+    headers = key(w) if path.startswith("/v1/families") else {}
+    content = body if isinstance(body, str) else None
+    answer = httpx.request(
+        method,
+        url + path,
+        json=None if content is not None else body,
+        content=content,
+        headers={**headers, **({"Content-Type": "application/json"} if content else {})},
+    )
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == PROBLEM
+    problem = answer.json()
+    assert problem["status"] == status
+    assert problem["title"]
