@@ -22,8 +22,9 @@ from famsim.domain.errors import InvalidInput, NotFound
 THRESHOLD_CROSSED = ThresholdCrossed.KIND  # "threshold_crossed", as the ledger writes it
 ESIM_STATE_CHANGED = "esim.state_changed"
 INVITATION_SENT = "invitation.sent"
+NOTIFICATION = "notification"  # a message for a person (e.g. an invitation code) to send on
 ALL_KINDS = "*"
-EVENT_KINDS = (THRESHOLD_CROSSED, ESIM_STATE_CHANGED, INVITATION_SENT)
+EVENT_KINDS = (THRESHOLD_CROSSED, ESIM_STATE_CHANGED, INVITATION_SENT, NOTIFICATION)
 """The kinds an endpoint may subscribe to (besides ``*``, every kind, also future ones)."""
 
 MAX_URL = 2000  # the webhook_endpoints.url column
