@@ -32,7 +32,8 @@ class ChargingIn(BaseModel):
     session_id: str = Field(min_length=1, max_length=200)
     request_number: int = Field(ge=0, le=2**32 - 1)
     subscriber: str = Field(
-        min_length=5, max_length=16, description="An IMSI (digits) or an E.164 number (+...)."
+        pattern=r"^(\+[1-9][0-9]{6,14}|[0-9]{6,15})$",
+        description="An IMSI (6 to 15 digits) or an E.164 number (+ and 7 to 15 digits).",
     )
     services: list[ServiceIn] = Field(min_length=1, max_length=16)
     serving_plmn: str | None = Field(default=None, pattern=r"^[0-9]{5,6}$", description="MCC-MNC.")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Cookie, Request, Response
 from pydantic import BaseModel, Field
 
 from famsim.domain.accounts import SessionKind
+from famsim.domain.errors import Forbidden
 from famsim.entrypoints.http.deps import SESSION_COOKIE, Caller, Svc
 from famsim.entrypoints.http.problems import PROBLEM_RESPONSES
 
@@ -95,5 +96,7 @@ def me(caller: Caller) -> MeOut:
 def my_logins(
     caller: Caller, svc: Svc, limit: Annotated[int, Field(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
+    if caller.is_staff:
+        raise Forbidden("an operator API key has no sign-in history; accounts do")
     events = svc.accounts.login_history(caller, limit=limit)
     return [{"at": e.at.isoformat(), "action": e.action, "detail": dict(e.detail)} for e in events]
