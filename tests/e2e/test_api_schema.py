@@ -19,9 +19,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
-from starlette.testclient import TestClient
 
 from api_world import PASSWORD, build
+from famsim.domain.accounts import SessionKind
 from famsim.entrypoints.http.app import create_api
 
 pytestmark = pytest.mark.e2e
@@ -38,12 +38,8 @@ EXCLUDED = [positive_data_acceptance]
 
 
 def _owner_token() -> str:
-    with TestClient(APP) as client:
-        answer = client.post(
-            "/v1/sessions", json={"login": WORLD.login("owner"), "password": PASSWORD}
-        )
-        token: str = answer.json()["token"]
-        return token
+    issued = WORLD.app.accounts().login(WORLD.login("owner"), PASSWORD, kind=SessionKind.BEARER)
+    return issued.token
 
 
 OWNER = _owner_token()
