@@ -174,3 +174,32 @@ def test_errors_are_problems(
     problem = answer.json()
     assert problem["status"] == status
     assert problem["title"]
+
+
+def test_the_owner_orders_a_line_and_the_member_sees_its_qr(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    owner = bearer(url, w.login("owner"))
+    body = {
+        "member_id": w.members["adult"],
+        "profile_type": "phone-5g",
+        "eid": "89049032000010000000000000099959",
+    }
+    path = f"{url}/v1/families/{w.family_id}/lines"
+    assert httpx.post(path, json=body, headers=bearer(url, w.login("adult"))).status_code == 403
+    ordered = httpx.post(path, json=body, headers=owner)
+    assert ordered.status_code == 201, ordered.text
+    line = ordered.json()
+    assert line["activation_code"].startswith("LPA:1$SMDP.FAMSIM.LOCALHOST$")
+    assert line["confirmation_code"] not in line["activation_code"]
+    sub = f"{url}/v1/families/{w.family_id}/subscriptions/{line['iccid']}"
+    adult = bearer(url, w.login("adult"))
+    code = httpx.get(f"{sub}/activation-code", headers=adult).json()
+    assert code["activation_code"] == line["activation_code"]
+    assert code["confirmation_code"] == line["confirmation_code"]
+    png = httpx.get(f"{sub}/qr.png", headers=adult)
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    svg = httpx.get(f"{sub}/qr.svg", headers=owner)
+    assert svg.text.startswith("<svg")
+    child = bearer(url, w.login("child"))
+    assert httpx.get(f"{sub}/activation-code", headers=child).status_code == 403

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import FastAPI
 
 from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
 from famsim.entrypoints.http.deps import Services
-from famsim.entrypoints.http.routes import charging, families, plans, sessions
+from famsim.entrypoints.http.routes import charging, families, lines, plans, sessions
 from famsim.service.access import FamilyReads, FamilyWrites
+from famsim.service.esim_access import GuardedEsim
 
 API_VERSION = "1"
+T = TypeVar("T")
 
 
 def create_api(famsim: App) -> FastAPI:
@@ -29,7 +35,22 @@ def create_api(famsim: App) -> FastAPI:
         reads=FamilyReads(famsim.uow),
         writes=FamilyWrites(famsim.uow, famsim.bus.handle),
         charging=famsim.charging,
+        esim=GuardedEsim(famsim.uow, _once(famsim.esim)),
     )
-    for module in (sessions, plans, families, charging):
+    for module in (sessions, plans, families, lines, charging):
         app.include_router(module.router)
     return app
+
+
+def _once(make: Callable[[], T]) -> Callable[[], T]:
+    """*make* called on first use only (the eSIM service reads the SM-DP+'s inventory)."""
+    made: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return get

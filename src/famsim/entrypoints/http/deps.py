@@ -27,6 +27,7 @@ class Services:
     reads: Any
     writes: Any
     charging: Any
+    esim: Any
 
 
 def services(request: Request) -> Services:
