@@ -38,6 +38,9 @@ class Visibility(IntEnum):
     DETAIL = 2
 
 
+FAMILY_EVENT_KINDS = frozenset({"threshold_crossed", "esim.state_changed"})
+"""Outbox events a family sees (not ``notification``: those carry codes for invitees)."""
+
 Consented = Callable[[str, str], bool]
 """``consented(grantor, grantee)``: has the member *grantor* let *grantee* see its detail."""
 
@@ -175,6 +178,22 @@ class FamilyReads:
         return [
             {"day": day, "resource": resource, "zone": zone, "units": units}
             for (day, resource, zone), units in sorted(days.items())
+        ]
+
+    def notifications(
+        self, principal: Principal, family_id: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The family's alerts and lifecycle events (the owner's, like the audit); codes
+        sent to invitees are theirs alone and never listed."""
+        check_in_family(principal, family_id, Scope.AUDIT_READ)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            check_audit(principal, family)
+            events = uow.outbox.for_family(family.id, limit=limit)
+        return [
+            {"id": e.id, "kind": e.kind, "created_at": _time(e.created_at), "payload": e.payload}
+            for e in events
+            if e.kind in FAMILY_EVENT_KINDS
         ]
 
     def audit(self, principal: Principal, family_id: str, limit: int) -> list[dict[str, Any]]:

@@ -20,7 +20,13 @@ def serve(
     from famsim.entrypoints.http.app import create_api
 
     with opened() as famsim:
+        webhooks = famsim.webhooks()  # delivers alerts and events in the background
         render.console.print(
             f"famsim API on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json) - Ctrl-C stops"
         )
-        uvicorn.run(create_api(famsim), host=host, port=port, log_level="warning")
+        webhooks.start()
+        try:
+            app = create_api(famsim, webhooks_service=webhooks)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        finally:
+            webhooks.stop()

@@ -11,15 +11,27 @@ from fastapi import FastAPI
 from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
 from famsim.entrypoints.http.deps import Services
-from famsim.entrypoints.http.routes import charging, families, lines, plans, sessions
+from famsim.entrypoints.http.routes import (
+    charging,
+    families,
+    lines,
+    people,
+    plans,
+    sessions,
+    webhooks,
+)
 from famsim.service.access import FamilyReads, FamilyWrites
 from famsim.service.esim_access import GuardedEsim
+from famsim.service.webhooks import WebhookService
 
 API_VERSION = "1"
 T = TypeVar("T")
 
 
-def create_api(famsim: App) -> FastAPI:
+def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -> FastAPI:
+    """The API on *famsim*; *webhooks_service* is the one that delivers (``famsim serve``
+    starts it), else one is made for registering endpoints."""
+    webhooks_service = webhooks_service or famsim.webhooks()
     app = FastAPI(
         title="famsim",
         version=API_VERSION,
@@ -36,8 +48,10 @@ def create_api(famsim: App) -> FastAPI:
         writes=FamilyWrites(famsim.uow, famsim.bus.handle),
         charging=famsim.charging,
         esim=GuardedEsim(famsim.uow, _once(famsim.esim)),
+        invitations=famsim.invitations(),
+        webhooks=webhooks_service,
     )
-    for module in (sessions, plans, families, lines, charging):
+    for module in (sessions, plans, families, people, lines, charging, webhooks):
         app.include_router(module.router)
     return app
 

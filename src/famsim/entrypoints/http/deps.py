@@ -28,6 +28,8 @@ class Services:
     writes: Any
     charging: Any
     esim: Any
+    invitations: Any
+    webhooks: Any
 
 
 def services(request: Request) -> Services:

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from famsim.domain.errors import (
     Conflict,
@@ -122,10 +123,12 @@ def install(app: FastAPI) -> None:
             detail += f" (and {len(errors) - 1} more)"
         return problem(422, "Request does not validate", detail, errors=errors)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        headers = dict(exc.headers) if exc.headers else None
-        return problem(exc.status_code, str(exc.detail), headers=headers)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_allowed(request)))
+        return problem(exc.status_code, str(exc.detail), headers=headers or None)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
@@ -135,3 +138,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _allowed(request: Request) -> set[str]:
+    """Every method some route serves at this path (Starlette names only the first
+    route's when several share a path)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return methods

@@ -123,3 +123,14 @@ def get_audit(
 ) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = svc.reads.audit(caller, family_id, limit)
     return events
+
+
+@router.get("/{family_id}/notifications", summary="Alerts and lifecycle events (the owner)")
+def get_notifications(
+    family_id: FamilyId,
+    caller: Caller,
+    svc: Svc,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = svc.reads.notifications(caller, family_id, limit)
+    return events
