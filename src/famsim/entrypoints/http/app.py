@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from fastapi import FastAPI
@@ -21,7 +23,9 @@ from famsim.entrypoints.http.routes import (
     webhooks,
 )
 from famsim.service.access import FamilyReads, FamilyWrites
+from famsim.service.charging import ChargingAnswer, ChargingRequest
 from famsim.service.esim_access import GuardedEsim
+from famsim.service.group_commit import GroupCommitter
 from famsim.service.webhooks import WebhookService
 
 API_VERSION = "1"
@@ -32,7 +36,15 @@ def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -
     """The API on *famsim*; *webhooks_service* is the one that delivers (``famsim serve``
     starts it), else one is made for registering endpoints."""
     webhooks_service = webhooks_service or famsim.webhooks()
+    committer = _Committer(famsim)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        committer.close()  # answer what is queued, then stop the writer
+
     app = FastAPI(
+        lifespan=lifespan,
         title="famsim",
         version=API_VERSION,
         description="Family-sharing plans on eSIM lines: families, members, usage, charging.",
@@ -50,6 +62,7 @@ def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -
         esim=GuardedEsim(famsim.uow, _once(famsim.esim)),
         invitations=famsim.invitations(),
         webhooks=webhooks_service,
+        committer=committer,
     )
     for module in (sessions, plans, families, people, lines, charging, webhooks):
         app.include_router(module.router)
@@ -68,3 +81,26 @@ def _once(make: Callable[[], T]) -> Callable[[], T]:
             return made[0]
 
     return get
+
+
+class _Committer:
+    """The group committer of the charging routes, started on first use and stopped with
+    the server (a test client may start and stop the app many times)."""
+
+    def __init__(self, famsim: App) -> None:
+        self._famsim = famsim
+        self._lock = threading.Lock()
+        self._running: GroupCommitter | None = None
+
+    def submit(self, request: ChargingRequest) -> Future[ChargingAnswer]:
+        with self._lock:
+            if self._running is None:
+                self._running = GroupCommitter(self._famsim.charging)
+            running = self._running
+        return running.submit(request)
+
+    def close(self) -> None:
+        with self._lock:
+            running, self._running = self._running, None
+        if running is not None:
+            running.close()

@@ -3,7 +3,7 @@ with the ``charging`` scope). The same engine as Diameter Gy and Nchf will use."
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -60,7 +60,9 @@ class ChargingOut(BaseModel):
     services: list[ServiceOut]
 
 
-def _charge(kind: RequestType, body: ChargingIn, caller: Caller, svc: Svc) -> dict[str, Any]:
+async def _charge(kind: RequestType, body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
+    """Through the group committer: the answer comes back once it is durable, and many
+    concurrent requests share one commit."""
     if not caller.has(Scope.CHARGING):
         raise Forbidden("charging needs an operator API key with the scope 'charging'")
     request = ChargingRequest(
@@ -75,25 +77,25 @@ def _charge(kind: RequestType, body: ChargingIn, caller: Caller, svc: Svc) -> di
         serving_plmn=body.serving_plmn,
         destination=body.destination,
     )
-    answer: dict[str, Any] = svc.charging.handle(request).to_dict()
-    return answer
+    answer = await asyncio.wrap_future(svc.committer.submit(request))
+    return ChargingOut.model_validate(answer.to_dict())
 
 
 @router.post("/reserve", summary="Open a session and reserve units (CCR-INITIAL)")
-def reserve(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
-    return ChargingOut.model_validate(_charge(RequestType.INITIAL, body, caller, svc))
+async def reserve(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
+    return await _charge(RequestType.INITIAL, body, caller, svc)
 
 
 @router.post("/update", summary="Report used units and reserve more (CCR-UPDATE)")
-def update(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
-    return ChargingOut.model_validate(_charge(RequestType.UPDATE, body, caller, svc))
+async def update(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
+    return await _charge(RequestType.UPDATE, body, caller, svc)
 
 
 @router.post("/terminate", summary="Report the last used units and close (CCR-TERMINATION)")
-def terminate(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
-    return ChargingOut.model_validate(_charge(RequestType.TERMINATION, body, caller, svc))
+async def terminate(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
+    return await _charge(RequestType.TERMINATION, body, caller, svc)
 
 
 @router.post("/debit", summary="Charge a one-off event, e.g. an SMS (CCR-EVENT)")
-def debit(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
-    return ChargingOut.model_validate(_charge(RequestType.EVENT, body, caller, svc))
+async def debit(body: ChargingIn, caller: Caller, svc: Svc) -> ChargingOut:
+    return await _charge(RequestType.EVENT, body, caller, svc)
