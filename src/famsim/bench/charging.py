@@ -105,7 +105,7 @@ def _now() -> datetime:
 
 
 # ----------------------------------------------------------------------------- setup
-class _Identities:
+class Identities:
     """Unique, valid identifiers for the n-th line of the run."""
 
     def __init__(self) -> None:
@@ -124,7 +124,7 @@ class _Identities:
         return f"+8529{2_000_000 + n:07d}", spec
 
 
-def _bench_plan(app: App, pool_units: int) -> Plan:
+def bench_plan(app: App, pool_units: int) -> Plan:
     """The US sample plan, its home data pool raised to *pool_units* if that is more."""
     base = next(p for p in app.read_catalog() if p.code == BASE_PLAN)
     pool = base.allowances[(Resource.DATA, HOME)]
@@ -135,7 +135,7 @@ def _bench_plan(app: App, pool_units: int) -> Plan:
     return plan
 
 
-def _hot_family(app: App, ids: _Identities) -> list[str]:
+def _hot_family(app: App, ids: Identities) -> list[str]:
     """Owner + adults, one line each, through the message bus; returns the IMSIs."""
     family = app.bus.handle(c.CreateFamily(name="Hot", plan_code=BENCH_PLAN, owner_name="Owner"))
     names = ["Owner"] + [f"Adult {i}" for i in range(1, HOT_MEMBERS)]
@@ -149,7 +149,7 @@ def _hot_family(app: App, ids: _Identities) -> list[str]:
     return imsis
 
 
-def _many_families(app: App, ids: _Identities, count: int, plan: Plan) -> list[str]:
+def many_families(app: App, ids: Identities, count: int, plan: Plan) -> list[str]:
     """*count* one-line families, built by the domain and stored in large units of work.
 
     The message bus would take one transaction per command; for ten thousand families
@@ -654,8 +654,8 @@ def run(
     hot_sessions = HOT_MEMBERS * options.sessions_per_member
     # Enough pool for every run's UPDATEs plus the open grants, with room to spare.
     pool_total = max(50 * 10**9, (6 * options.ops + 2 * hot_sessions) * DATA_QUANTUM.units)
-    plan = _bench_plan(app, pool_total)
-    ids = _Identities()
+    plan = bench_plan(app, pool_total)
+    ids = Identities()
     try:
         print(
             f"charging benchmark on {database}: US sample plan, {pool_total / 1e12:,.1f} TB "
@@ -663,7 +663,7 @@ def run(
         )
         start = time.perf_counter()
         hot = _hot_family(app, ids)
-        many = _many_families(app, ids, options.families, plan)
+        many = many_families(app, ids, options.families, plan)
         print(
             f"setup: 1 family of {HOT_MEMBERS} (through the bus) + {options.families:,} "
             f"families of 1 (bulk), {ids.count:,} lines in {time.perf_counter() - start:.1f} s"

@@ -488,6 +488,18 @@ bench_app = typer.Typer(help="Benchmarks that print their figures.", no_args_is_
 app.add_typer(bench_app, name="bench")
 
 
+@bench_app.command("api")
+def bench_api(
+    requests: Annotated[int, typer.Option(min=10, help="Timed requests per connection.")] = 1_000,
+    families: Annotated[int, typer.Option(min=32, help="Families (one line each).")] = 256,
+) -> None:
+    """The REST charging endpoint (UPDATE, durable) under 32 connections next to a bare
+    endpoint of the same framework; both servers are started here, in a scratch SQLite."""
+    from famsim.bench.api import main as bench_main
+
+    bench_main([f"--requests={requests}", f"--families={families}"])
+
+
 @bench_app.command("charging")
 def bench_charging(
     ops: Annotated[int, typer.Option(min=100, help="Timed UPDATEs per run.")] = 20_000,
