@@ -27,8 +27,8 @@ class FamilySummary(BaseModel):
     id: str
     name: str
     plan: str
-    members: int
-    lines: int
+    members: int = Field(description="Active members.")
+    lines: int = Field(description="Lines (for a family user: the lines it may see).")
 
 
 class LimitIn(BaseModel):
@@ -60,8 +60,19 @@ def list_families(caller: Caller, svc: Svc) -> list[FamilySummary]:
         if not caller.has(Scope.FAMILIES_READ):
             raise Forbidden("this API key lacks the scope 'families:read'")
         rows = views.list_families(svc.famsim.uow())
-    else:
-        rows = [r for r in views.list_families(svc.famsim.uow()) if r["id"] == caller.family_id]
+    else:  # a family user sees its own family only: no need to list everyone's
+        family = svc.reads.family(caller, caller.family_id or "")
+        members = [m for m in family["members"] if m["status"] == "active"]
+        lines = sum(len(m.get("lines", [])) for m in members)
+        rows = [
+            {
+                "id": family["id"],
+                "name": family["name"],
+                "plan": family["plan"],
+                "members": len(members),
+                "lines": lines,
+            }
+        ]
     return [
         FamilySummary(
             id=r["id"], name=r["name"], plan=r["plan"], members=r["members"], lines=r["lines"]

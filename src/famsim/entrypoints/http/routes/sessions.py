@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Cookie, Request, Response
+from fastapi import APIRouter, Cookie, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from famsim.domain.accounts import SessionKind
@@ -94,7 +94,7 @@ def me(caller: Caller) -> MeOut:
 
 @router.get("/me/logins", summary="The caller's own login history")
 def my_logins(
-    caller: Caller, svc: Svc, limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    caller: Caller, svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     if caller.is_staff:
         raise Forbidden("an operator API key has no sign-in history; accounts do")
