@@ -179,6 +179,17 @@ def test_order_download_install_enable(world: World) -> None:
         "esim.progress",
         "esim.progress",
     ]
+    with world.uow() as uow:
+        events = [
+            e for e in uow.outbox.for_family(world.family.id) if e.kind == "esim.state_changed"
+        ]
+    assert [(e.payload["before"], e.payload["state"]) for e in events] == [
+        ("ordered", "released"),
+        ("released", "downloaded"),
+        ("downloaded", "installed"),
+        ("installed", "enabled"),
+    ]
+    assert all(e.payload["number"] == ordered.msisdn.e164 for e in events)
 
 
 def test_a_repeated_callback_is_acted_on_once(world: World) -> None:

@@ -300,6 +300,7 @@ class EsimService:
                 at=now,
             )
             self._audit(uow, family, actor, "esim.released", released, line, now)
+            _publish(uow, family, released, SubscriptionState.ORDERED, now)
             uow.commit()
         activation = ActivationCode(
             confirmed.smdp_address or self._es2.smdp_address,
@@ -515,6 +516,8 @@ class EsimService:
         """What follows from a step beyond the subscription itself: profiles that will
         never be used again are retired, a number never reachable goes straight back."""
         now = self._now()
+        if progress.after is not None:
+            _publish(uow, family, progress.subscription, progress.before, now)
         if progress.after is not None and not progress.after.is_live:
             _retire(uow, progress.subscription, now)
         if progress.retired is not None:
@@ -576,6 +579,26 @@ class EsimService:
                 },
             )
         )
+
+
+def _publish(
+    uow: UnitOfWork, family: Family, sub: Subscription, before: SubscriptionState, now: datetime
+) -> None:
+    """An ``esim.state_changed`` event for the operator's webhooks (no codes in it)."""
+    line = next(line for line in family.lines.values() if sub in line.subscriptions)
+    uow.outbox.add(
+        family.id,
+        "esim.state_changed",
+        {
+            "iccid": str(sub.iccid),
+            "number": line.msisdn.e164,
+            "member_id": line.member_id,
+            "device": sub.device_kind.value,
+            "before": before.value,
+            "state": sub.state.value,
+        },
+        now,
+    )
 
 
 def _retire(uow: UnitOfWork, sub: Subscription, now: datetime) -> None:

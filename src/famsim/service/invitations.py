@@ -239,6 +239,19 @@ class InvitationService:
                     {"role": invitation.role.value, "channel": invitation.channel.value},
                 )
             )
+            # For the operator's webhooks: who was invited, never the code.
+            uow.outbox.add(
+                family.id,
+                "invitation.sent",
+                {
+                    "invitation_id": invitation.id,
+                    "name": invitation.name,
+                    "role": invitation.role.value,
+                    "channel": invitation.channel.value,
+                    "expires_at": invitation.expires_at.isoformat(),
+                },
+                now,
+            )
             uow.commit()
         text = (
             f"Your famsim invitation code for {family.name}: {code}"
