@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from api_world import PASSWORD, ApiWorld, build
@@ -203,3 +205,35 @@ def test_the_owner_orders_a_line_and_the_member_sees_its_qr(world: tuple[ApiWorl
     assert svg.text.startswith("<svg")
     child = bearer(url, w.login("child"))
     assert httpx.get(f"{sub}/activation-code", headers=child).status_code == 403
+
+
+def test_a_second_factor_and_a_new_password(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    adult = bearer(url, w.login("adult"))
+    setup = httpx.post(f"{url}/v1/me/totp", headers=adult).json()
+    assert setup["uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(setup["secret"])
+    now = time.time()
+    # Each code works once, and the server takes this 30 s step or a neighbour: confirm
+    # with this step's code and sign in with the next one's (valid for the next minute).
+    first = {"code": totp.at(now)}
+    assert httpx.post(f"{url}/v1/me/totp/confirm", json=first, headers=adult).status_code == 204
+    body = {"login": w.login("adult"), "password": PASSWORD}
+    without = httpx.post(f"{url}/v1/sessions", json=body)
+    assert without.status_code == 401
+    assert "one-time code" in without.json()["detail"]
+    with_code = httpx.post(f"{url}/v1/sessions", json={**body, "totp": totp.at(now + 30)})
+    assert with_code.status_code == 201
+    fresh = {"Authorization": f"Bearer {with_code.json()['token']}"}
+
+    new_password = "another horse battery 43"
+    changed = httpx.post(
+        f"{url}/v1/me/password", json={"old": PASSWORD, "new": new_password}, headers=fresh
+    )
+    assert changed.status_code == 204
+    assert httpx.get(f"{url}/v1/me", headers=adult).status_code == 401, "other sessions end"
+    assert httpx.get(f"{url}/v1/me", headers=fresh).status_code == 200
+    old_password = httpx.post(f"{url}/v1/sessions", json={**body, "totp": "000000"})
+    assert old_password.json()["detail"] == "wrong login or password"
+    staff = httpx.post(f"{url}/v1/me/totp", headers=key(w))
+    assert staff.status_code == 403

@@ -100,3 +100,73 @@ def my_logins(
         raise Forbidden("an operator API key has no sign-in history; accounts do")
     events = svc.accounts.login_history(caller, limit=limit)
     return [{"at": e.at.isoformat(), "action": e.action, "detail": dict(e.detail)} for e in events]
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(description="Base32 secret, for apps that cannot scan the URI.")
+    uri: str = Field(description="otpauth:// URI for the authenticator app (often as a QR).")
+
+
+class CodeIn(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6,8}$", description="A code from the authenticator.")
+
+
+class PasswordIn(BaseModel):
+    old: str = Field(min_length=1, max_length=1024)
+    new: str = Field(min_length=1, max_length=1024)
+
+
+def _member_only(caller: Caller) -> None:
+    if caller.is_staff:
+        raise Forbidden("an operator API key has no password or second factor; accounts do")
+
+
+@router.post("/me/totp", status_code=201, summary="Start a second factor (TOTP)")
+def start_totp(caller: Caller, svc: Svc) -> TotpSetupOut:
+    _member_only(caller)
+    setup = svc.accounts.start_totp(caller)
+    return TotpSetupOut(secret=setup.secret, uri=setup.uri)
+
+
+@router.post(
+    "/me/totp/confirm",
+    status_code=204,
+    response_class=Response,
+    summary="Turn the second factor on with a first code",
+)
+def confirm_totp(body: CodeIn, caller: Caller, svc: Svc) -> Response:
+    _member_only(caller)
+    svc.accounts.confirm_totp(caller, body.code)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/me/totp/disable",
+    status_code=204,
+    response_class=Response,
+    summary="Turn the second factor off (a current code proves it is you)",
+)
+def disable_totp(body: CodeIn, caller: Caller, svc: Svc) -> Response:
+    _member_only(caller)
+    svc.accounts.disable_totp(caller, body.code)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    response_class=Response,
+    summary="Change the password (other sessions end)",
+)
+def change_password(
+    body: PasswordIn,
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    famsim_session: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    _member_only(caller)
+    header = request.headers.get("authorization", "")
+    current = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+    svc.accounts.change_password(caller, body.old, body.new, keep_token=current or famsim_session)
+    return Response(status_code=204)
