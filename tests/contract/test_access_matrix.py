@@ -190,3 +190,14 @@ def test_only_the_owner_and_staff_with_audit_read_see_the_audit(setting: Setting
             assert got == "not found"
         else:
             assert got == "forbidden", who
+
+
+def test_the_pools_daily_usage_for_whoever_sees_the_pools(setting: Setting) -> None:
+    for who, principal in principals(setting).items():
+        got = outcome(lambda p=principal: setting.reads.pool_usage_by_day(p, setting.family.id))
+        if who in ("olivia", "ada", "ben", "staff:families:read"):
+            assert got == "ok", who
+        elif who == "xavier":
+            assert got == "not found"
+        else:
+            assert got == "forbidden", who

@@ -16,14 +16,14 @@ nothing, not even that the family exists (404, like a family that does not exist
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 from famsim.domain.access import Principal, Scope
-from famsim.domain.charging.ledger import FamilyLedger
+from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.errors import Forbidden
 from famsim.domain.family import Family
 from famsim.domain.members import Role
@@ -169,16 +169,18 @@ class FamilyReads:
             if member_visibility(principal, family, member.id, uow.consents.granted) < 2:
                 raise Forbidden(f"{member.name} has not shared usage detail with you")
             records = uow.ledgers.usage(family.id, family.cycle.number)
-        days: dict[tuple[str, str, str], int] = {}
-        for record in records:
-            if record.member_id != member.id:
-                continue
-            key = (record.at.date().isoformat(), record.resource.value, record.zone)
-            days[key] = days.get(key, 0) + record.units
-        return [
-            {"day": day, "resource": resource, "zone": zone, "units": units}
-            for (day, resource, zone), units in sorted(days.items())
-        ]
+        return _by_day(r for r in records if r.member_id == member.id)
+
+    def pool_usage_by_day(self, principal: Principal, family_id: str) -> list[dict[str, Any]]:
+        """The family's usage this cycle by day, resource and zone, all members together:
+        what the pools show, so for whoever may see the pools (not per member)."""
+        check_in_family(principal, family_id, Scope.FAMILIES_READ)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            if not sees_pools(principal, family):
+                raise Forbidden("the family's pools are not shown to you")
+            records = uow.ledgers.usage(family.id, family.cycle.number)
+        return _by_day(records)
 
     def notifications(
         self, principal: Principal, family_id: str, limit: int
@@ -212,6 +214,18 @@ class FamilyReads:
             }
             for e in events
         ]
+
+
+def _by_day(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:
+    """Units per UTC day, resource and zone."""
+    days: dict[tuple[str, str, str], int] = {}
+    for record in records:
+        key = (record.at.date().isoformat(), record.resource.value, record.zone)
+        days[key] = days.get(key, 0) + record.units
+    return [
+        {"day": day, "resource": resource, "zone": zone, "units": units}
+        for (day, resource, zone), units in sorted(days.items())
+    ]
 
 
 def _consents_of(uow: UnitOfWork, family: Family) -> Consented:

@@ -98,6 +98,15 @@ def usage_by_day(
     return days
 
 
+@router.get(
+    "/{family_id}/usage/daily",
+    summary="The family's usage this cycle by day, all members together (the pools' view)",
+)
+def pool_usage_by_day(family_id: FamilyId, caller: Caller, svc: Svc) -> list[dict[str, Any]]:
+    days: list[dict[str, Any]] = svc.reads.pool_usage_by_day(caller, family_id)
+    return days
+
+
 @router.put(
     "/{family_id}/members/{member_id}/allocation",
     status_code=204,
