@@ -556,5 +556,5 @@ def test_tokens_keys_passwords_and_totp_secrets_are_never_stored_in_clear(
     text = stored_text()
     assert token_hash(cookie.token) in text
     assert token_hash(key) in text
-    for secret in (cookie.token, bearer.token, key, key.split("_")[2], PASSWORD, setup.secret):
+    for secret in (cookie.token, bearer.token, key, key.split("_", 2)[2], PASSWORD, setup.secret):
         assert secret not in text

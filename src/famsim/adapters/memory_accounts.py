@@ -74,6 +74,10 @@ class MemoryAccountRepository:
             if account.id in self._merged():
                 self.pending[account.id] = account
 
+    def with_totp(self) -> list[Account]:
+        with self._lock:
+            return [a for a in self._merged().values() if a.totp is not None]
+
     def login_events(self, account_id: str, limit: int = 100) -> list[AuditEvent]:
         with self._lock:
             events = [e for e in self._audit() if e.action == "login" and e.subject == account_id]

@@ -58,6 +58,15 @@ class MemoryWebhooks:
             raise WebhookNotFound(f"no webhook endpoint {endpoint_id!r}")
         return found[0]
 
+    def secrets(self) -> list[tuple[str, Sealed]]:
+        with self._store.lock:
+            return [(key, secret) for key, (_, secret) in sorted(self._endpoints().items())]
+
+    def replace_secret(self, endpoint_id: str, secret: Sealed) -> None:
+        with self._store.lock:
+            endpoint = self._endpoints()[endpoint_id][0]
+            self.pending_endpoints[endpoint_id] = (endpoint, secret)
+
     def listing(self) -> list[WebhookEndpoint]:
         with self._store.lock:
             endpoints = [endpoint for endpoint, _ in self._endpoints().values()]

@@ -322,7 +322,7 @@ class AccountService:
         if account.password_hash and self._passwords.needs_rehash(account.password_hash):
             account = replace(account, password_hash=self._passwords.hash(password))
         if account.totp is not None and self._sealer.needs_reseal(account.totp):
-            context = _totp_context(account.id)
+            context = totp_context(account.id)
             secret = self._sealer.open(account.totp, context)
             account = replace(account, totp=self._sealer.seal(secret, context))
         return account
@@ -452,7 +452,7 @@ class AccountService:
                 raise Conflict("two-step sign-in is already on")
             if not self._step_ok(account.id, secret, code, now):
                 raise InvalidInput(f"{WRONG_CODE}: enter the code the app shows now")
-            sealed = self._sealer.seal(secret.encode("ascii"), _totp_context(account.id))
+            sealed = self._sealer.seal(secret.encode("ascii"), totp_context(account.id))
             uow.accounts.save(replace(account, totp=sealed))
             uow.audit.record(
                 AuditEvent(now, account.family_id, account.id, "account.totp_on", account.id, {})
@@ -481,7 +481,7 @@ class AccountService:
 
     def _code_ok(self, account: Account, code: str, now: datetime) -> bool:
         assert account.totp is not None
-        secret = self._sealer.open(account.totp, _totp_context(account.id)).decode("ascii")
+        secret = self._sealer.open(account.totp, totp_context(account.id)).decode("ascii")
         return self._step_ok(account.id, secret, code, now)
 
     def _step_ok(self, account_id: str, secret: str, code: str, now: datetime) -> bool:
@@ -615,7 +615,8 @@ class _Attempt:
         )
 
 
-def _totp_context(account_id: str) -> str:
+def totp_context(account_id: str) -> str:
+    """Where a TOTP secret is sealed (its AAD): the secret opens for this account only."""
     return f"totp:{account_id}"
 
 

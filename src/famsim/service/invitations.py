@@ -39,6 +39,7 @@ from famsim.domain.invitations import Invitation, InvitationVoid, WrongCode
 from famsim.domain.kyc import KycData
 from famsim.domain.members import Member, Role
 from famsim.domain.plan import Plan
+from famsim.service.key_rotation import kyc_context, reseal_all
 from famsim.service.ports import Notifier, Sealer, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,6 @@ class AccountMaker(Protocol):
 class ConsentRequired(RuleViolation):
     """The invitee did not agree to the family's terms (and to the owner seeing its
     totals); nobody joins a family without saying so."""
-
-
-def kyc_context(member_id: str) -> str:
-    """What a member's identity is sealed for: it opens for this member only."""
-    return f"kyc:{member_id}"
 
 
 def _acting_member(principal: Principal) -> tuple[str, str]:
@@ -420,33 +416,12 @@ class InvitationService:
         }
 
     def rotate_keys(self) -> int:
-        """Re-seal every identity record not under the current key; how many were.
-
-        Run after putting a new key first in the key ring (the old ones still open what
-        they sealed); once this returns, the old keys can be removed.
-        """
-        now = self._now()
+        """Re-seal everything sealed at rest under an older key (identity records, TOTP
+        and webhook secrets); how many. Run after putting a new key first in the key ring;
+        once this returns, the old keys can be removed."""
         with self._uow() as uow:
-            count = 0
-            for member_id, sealed in uow.kyc.all_sealed():
-                if not self._sealer.needs_reseal(sealed):
-                    continue
-                context = kyc_context(member_id)
-                plaintext = self._sealer.open(sealed, context)
-                uow.kyc.replace(member_id, self._sealer.seal(plaintext, context))
-                count += 1
-            uow.audit.record(
-                AuditEvent(
-                    now,
-                    None,
-                    "operator",
-                    "keys.rotated",
-                    self._sealer.current_key_id,
-                    {"resealed": count},
-                )
-            )
-            uow.commit()
-        return count
+            counts = reseal_all(uow, self._sealer, self._now(), "operator")
+        return sum(counts.values())
 
     # ------------------------------------------------------------------ consents
     def _consent_parties(

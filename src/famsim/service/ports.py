@@ -413,6 +413,12 @@ class WebhookRepository(Protocol):
         """The endpoint; raises :class:`famsim.domain.webhooks.WebhookNotFound`."""
         ...
 
+    def secrets(self) -> list[tuple[str, Sealed]]:
+        """Every endpoint's sealed signing secret (for key rotation)."""
+        ...
+
+    def replace_secret(self, endpoint_id: str, secret: Sealed) -> None: ...
+
     def listing(self) -> list[WebhookEndpoint]:
         """Every endpoint, disabled ones too, oldest first."""
         ...
@@ -685,6 +691,10 @@ class AccountRepository(Protocol):
 
     def save(self, account: Account) -> None:
         """Write back a changed account (failures, lock, password hash, TOTP secret)."""
+        ...
+
+    def with_totp(self) -> list[Account]:
+        """Every account with a sealed TOTP secret (for key rotation)."""
         ...
 
     def login_events(self, account_id: str, limit: int = 100) -> list[AuditEvent]:

@@ -105,6 +105,10 @@ class SqlAccountRepository:
         del row["id"], row["created_at"]
         self._connection.execute(update(t.accounts).where(_ACCOUNTS.id == account.id).values(**row))
 
+    def with_totp(self) -> list[Account]:
+        query = select(t.accounts).where(_ACCOUNTS.totp_secret.is_not(None))
+        return [_account(row) for row in self._connection.execute(query)]
+
     def login_events(self, account_id: str, limit: int = 100) -> list[AuditEvent]:
         query = (
             select(t.audit_events)

@@ -68,6 +68,22 @@ class SqlWebhooks:
             )
         )
 
+    def secrets(self) -> list[tuple[str, Sealed]]:
+        query = select(_E.id, _E.secret_key_id, _E.secret_nonce, _E.secret).order_by(_E.id)
+        return [
+            (row.id, Sealed(row.secret_key_id, row.secret_nonce, row.secret))
+            for row in self._connection.execute(query)
+        ]
+
+    def replace_secret(self, endpoint_id: str, secret: Sealed) -> None:
+        self._connection.execute(
+            update(t.webhook_endpoints)
+            .where(_E.id == endpoint_id)
+            .values(
+                secret_key_id=secret.key_id, secret_nonce=secret.nonce, secret=secret.ciphertext
+            )
+        )
+
     def get(self, endpoint_id: str) -> WebhookEndpoint:
         row = self._connection.execute(
             select(t.webhook_endpoints).where(_E.id == endpoint_id)
