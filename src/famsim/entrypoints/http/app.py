@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from fastapi import FastAPI
+from starlette import types as asgi
 
 from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
@@ -43,7 +44,7 @@ def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -
         yield
         committer.close()  # answer what is queued, then stop the writer
 
-    app = FastAPI(
+    app = _Api(
         lifespan=lifespan,
         title="famsim",
         version=API_VERSION,
@@ -67,6 +68,19 @@ def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -
     for module in (sessions, plans, families, people, lines, charging, webhooks):
         app.include_router(module.router)
     return app
+
+
+class _Api(FastAPI):
+    """FastAPI, with the charging requests of gateways answered first by a lean path
+    (:func:`famsim.entrypoints.http.routes.charging.fast_charge`)."""
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            kind = charging.FAST_PATHS.get(scope["path"])
+            if kind is not None:
+                await charging.fast_charge(kind, self, scope, receive, send, super().__call__)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _once(make: Callable[[], T]) -> Callable[[], T]:
