@@ -17,7 +17,7 @@ def serve(
     """Serve the REST API on /v1 (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
     import uvicorn  # only when serving
 
-    from famsim.entrypoints.http.app import create_api
+    from famsim.entrypoints.http.app import create_api, tune_gc_for_serving
 
     with opened() as famsim:
         webhooks = famsim.webhooks()  # delivers alerts and events in the background
@@ -27,6 +27,7 @@ def serve(
         webhooks.start()
         try:
             app = create_api(famsim, webhooks_service=webhooks)
+            tune_gc_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
             webhooks.stop()
