@@ -26,7 +26,7 @@ def serve(
         )
         webhooks.start()
         try:
-            app = create_api(famsim, webhooks_service=webhooks)
+            app = create_api(famsim, webhooks_service=webhooks, charging_process=True)
             tune_gc_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:

@@ -11,9 +11,11 @@ from typing import TypeVar
 
 from fastapi import FastAPI
 from starlette import types as asgi
+from starlette.concurrency import run_in_threadpool
 
 from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
+from famsim.entrypoints.http.charging_process import ChargingProcess
 from famsim.entrypoints.http.deps import Services
 from famsim.entrypoints.http.routes import (
     charging,
@@ -34,14 +36,23 @@ API_VERSION = "1"
 T = TypeVar("T")
 
 
-def create_api(famsim: App, *, webhooks_service: WebhookService | None = None) -> FastAPI:
+def create_api(
+    famsim: App,
+    *,
+    webhooks_service: WebhookService | None = None,
+    charging_process: bool = False,
+) -> FastAPI:
     """The API on *famsim*; *webhooks_service* is the one that delivers (``famsim serve``
-    starts it), else one is made for registering endpoints."""
+    starts it), else one is made for registering endpoints. With *charging_process*, the
+    charging engine runs in a child process (see :mod:`.charging_process`)."""
     webhooks_service = webhooks_service or famsim.webhooks()
-    committer = _Committer(famsim)
+    charging_process = charging_process and _shared_database(famsim)
+    committer = _Committer(famsim, charging_process)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if charging_process:
+            await run_in_threadpool(committer.start)
         yield
         committer.close()  # answer what is queued, then stop the writer
 
@@ -100,6 +111,13 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(50_000, 10, 10)
 
 
+def _shared_database(famsim: App) -> bool:
+    """Whether another process opening the same settings sees the same database (not
+    an in-memory SQLite)."""
+    url = famsim.engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
 def _once(make: Callable[[], T]) -> Callable[[], T]:
     """*make* called on first use only (the eSIM service reads the SM-DP+'s inventory)."""
     made: list[T] = []
@@ -115,20 +133,28 @@ def _once(make: Callable[[], T]) -> Callable[[], T]:
 
 
 class _Committer:
-    """The group committer of the charging routes, started on first use and stopped with
-    the server (a test client may start and stop the app many times)."""
+    """The group committer of the charging routes, started on first use (or, in a child
+    process, with the server) and stopped with the server (a test client may start and
+    stop the app many times)."""
 
-    def __init__(self, famsim: App) -> None:
+    def __init__(self, famsim: App, child_process: bool) -> None:
         self._famsim = famsim
+        self._child_process = child_process
         self._lock = threading.Lock()
-        self._running: GroupCommitter | None = None
+        self._running: GroupCommitter | ChargingProcess | None = None
 
-    def submit(self, request: ChargingRequest) -> Future[ChargingAnswer]:
+    def start(self) -> GroupCommitter | ChargingProcess:
         with self._lock:
             if self._running is None:
-                self._running = GroupCommitter(self._famsim.charging)
-            running = self._running
-        return running.submit(request)
+                self._running = (
+                    ChargingProcess(self._famsim.settings)
+                    if self._child_process
+                    else GroupCommitter(self._famsim.charging)
+                )
+            return self._running
+
+    def submit(self, request: ChargingRequest) -> Future[ChargingAnswer]:
+        return self.start().submit(request)
 
     def close(self) -> None:
         with self._lock:
