@@ -68,6 +68,24 @@ def test_charging_through_the_child_process(world: tuple[ApiWorld, str]) -> None
     assert stranger.status_code == 401
 
 
+@pytest.mark.parametrize("subscriber", ["+10000000", "1234567", "001010000000001"])
+def test_the_engines_refusals_are_the_same_problems(
+    world: tuple[ApiWorld, str], subscriber: str
+) -> None:
+    """Errors come back through the pipe as the classes the engine raised (or, when one
+    does not pickle, such as InvalidIdentifier, its base class with the same message)."""
+    w, url = world
+    body = {**REQUEST, "session_id": f"p-{subscriber}", "subscriber": subscriber}
+    with served(create_api(w.app)) as in_process:  # the engine on a thread
+        expected = httpx.post(f"{in_process}/v1/charging/reserve", json=body, headers=key(w))
+    body["session_id"] += "-child"
+    answer = httpx.post(f"{url}/v1/charging/reserve", json=body, headers=key(w))
+    assert answer.status_code == expected.status_code
+    assert answer.headers["content-type"] == expected.headers["content-type"]
+    if expected.status_code != 200:
+        assert answer.json() == expected.json()
+
+
 def test_a_dead_engine_is_a_503_problem(world: tuple[ApiWorld, str]) -> None:
     w, url = world
     (child,) = _children()

@@ -166,10 +166,16 @@ def _serve(settings: Settings, conn: Connection, max_batch: int) -> None:
 
 
 def _portable(result: Any) -> Any:
-    """*result*, or for an exception that does not survive pickling, a plain one."""
-    if isinstance(result, BaseException):
+    """*result*, or for an exception that does not survive pickling (one whose
+    ``__init__`` takes other arguments than its message, e.g. ``InvalidIdentifier``), the
+    nearest base class that does, with the same message: the same problem status."""
+    if not isinstance(result, BaseException):
+        return result
+    for kind in type(result).__mro__:
         try:
-            pickle.loads(pickle.dumps(result))  # noqa: S301 - our own bytes, just made
-        except Exception:
-            return RuntimeError(f"{type(result).__name__}: {result}")
-    return result
+            candidate = result if kind is type(result) else kind(str(result))
+            pickle.loads(pickle.dumps(candidate))  # noqa: S301 - our own bytes, just made
+        except Exception:  # noqa: S112 - try the next base class
+            continue
+        return candidate
+    return RuntimeError(str(result))
