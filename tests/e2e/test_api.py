@@ -118,6 +118,14 @@ def test_only_the_owner_changes_allocations(world: tuple[ApiWorld, str]) -> None
     ).json()
     child = next(m for m in family["members"] if m["id"] == w.members["child"])
     assert child["allocation"]["money_cap_minor"] == 5000
+    audit = httpx.get(
+        f"{url}/v1/families/{w.family_id}/audit", headers=bearer(url, w.login("owner"))
+    ).json()
+    changed = [
+        e for e in audit if e["action"] == "allocation.changed" and e["actor"].startswith("member:")
+    ]
+    assert [e["subject"] for e in changed] == [w.members["child"]], "the refused one is not there"
+    assert changed[0]["detail"]["money_cap_minor"] == 5000
     too_much = {"limits": [{"resource": "data", "zone": "home", "quota": 10**14}]}
     refused = httpx.put(path, json=too_much, headers=bearer(url, w.login("owner")))
     assert refused.status_code == 422

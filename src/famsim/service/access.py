@@ -331,4 +331,4 @@ class FamilyWrites:
         check_manages(principal, family)
         if money_cap_minor is not None:
             command = replace(command, money_cap=Money(money_cap_minor, family.currency))
-        return self._handle(command)
+        return self._handle(replace(command, actor=f"{principal.kind.value}:{principal.id}"))

@@ -56,6 +56,7 @@ class SetTimeZone(Command):
 
     family_id: str
     time_zone: str
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,14 @@ class AddMember(Command):
     name: str
     role: Role
     guardian_id: str | None = None
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveMember(Command):
     family_id: str
     member_id: str
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class AssignGuardian(Command):
     family_id: str
     child_id: str
     guardian_id: str
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class SetAllocation(Command):
     roaming_allowed: bool = True
     always_allowed: tuple[str, ...] = ()
     quiet_hours: tuple[str, ...] = ()
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class ChangePlan(Command):
 
     family_id: str
     plan_code: str
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +139,11 @@ class SuspendLine(Command):
     family_id: str
     msisdn: str
     reason: str
+    actor: str = "operator"  # who asked, for the audit trail
 
 
 @dataclass(frozen=True, slots=True)
 class ResumeLine(Command):
     family_id: str
     msisdn: str
+    actor: str = "operator"  # who asked, for the audit trail

@@ -8,9 +8,11 @@ of what they created, so callers can show or link it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from famsim.domain.allocation import Allocation
+from famsim.domain.audit import AuditEvent
 from famsim.domain.errors import RuleViolation
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
@@ -69,6 +71,7 @@ def add_member(cmd: c.AddMember, uow: UnitOfWork, clock: Clock) -> MemberId:
             guardian_id=cmd.guardian_id,
             next_plan=_next_plan(uow, family),
         )
+        _audit(uow, family, cmd.actor, "member.added", member.id, role=member.role.value)
         uow.commit()
         return member.id
 
@@ -78,6 +81,7 @@ def remove_member(cmd: c.RemoveMember, uow: UnitOfWork, clock: Clock) -> MemberI
         family = uow.families.get(cmd.family_id, for_update=True)
         member = family.member(cmd.member_id)
         family.remove_member(member.id, clock.today())
+        _audit(uow, family, cmd.actor, "member.removed", member.id, role=member.role.value)
         uow.commit()
         return member.id
 
@@ -87,6 +91,7 @@ def assign_guardian(cmd: c.AssignGuardian, uow: UnitOfWork, clock: Clock) -> Mem
         family = uow.families.get(cmd.family_id, for_update=True)
         child = family.member(cmd.child_id)
         family.assign_guardian(child.id, cmd.guardian_id)
+        _audit(uow, family, cmd.actor, "member.guardian", child.id, guardian=child.guardian_id)
         uow.commit()
         return child.id
 
@@ -135,6 +140,20 @@ def set_allocation(cmd: c.SetAllocation, uow: UnitOfWork, clock: Clock) -> Membe
         family = uow.families.get(cmd.family_id, for_update=True)
         member = family.member(cmd.member_id)
         family.set_allocation(member.id, allocation, _plans_in_force(uow, family))
+        limits = "; ".join(
+            f"{r.value}/{z}: quota {limit.quota} cap {limit.hard_cap}"
+            for (r, z), limit in sorted(cmd.limits.items())
+        )
+        _audit(
+            uow,
+            family,
+            cmd.actor,
+            "allocation.changed",
+            member.id,
+            limits=limits[:500],
+            money_cap_minor=cmd.money_cap.minor if cmd.money_cap else None,
+            roaming_allowed=cmd.roaming_allowed,
+        )
         uow.commit()
         return member.id
 
@@ -144,6 +163,7 @@ def set_time_zone(cmd: c.SetTimeZone, uow: UnitOfWork, clock: Clock) -> str:
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         family.set_time_zone(cmd.time_zone)
+        _audit(uow, family, cmd.actor, "family.time_zone", family.id, time_zone=family.time_zone)
         uow.commit()
         return family.time_zone
 
@@ -154,6 +174,7 @@ def change_plan(cmd: c.ChangePlan, uow: UnitOfWork, clock: Clock) -> str | None:
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         family.schedule_plan_change(uow.plans.get(family.plan_code), uow.plans.get(cmd.plan_code))
+        _audit(uow, family, cmd.actor, "plan.change", family.id, plan=family.pending_plan_code)
         uow.commit()
         return family.pending_plan_code
 
@@ -163,6 +184,7 @@ def suspend_line(cmd: c.SuspendLine, uow: UnitOfWork, clock: Clock) -> LineId:
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         line = family.suspend_line(family.line_by_msisdn(msisdn).id, cmd.reason)
+        _audit(uow, family, cmd.actor, "line.suspended", msisdn.e164, reason=cmd.reason)
         uow.commit()
         return line.id
 
@@ -172,8 +194,24 @@ def resume_line(cmd: c.ResumeLine, uow: UnitOfWork, clock: Clock) -> LineId:
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         line = family.resume_line(family.line_by_msisdn(msisdn).id)
+        _audit(uow, family, cmd.actor, "line.resumed", msisdn.e164)
         uow.commit()
         return line.id
+
+
+def _audit(
+    uow: UnitOfWork,
+    family: Family,
+    actor: str,
+    action: str,
+    subject: str,
+    **detail: str | int | bool | None,
+) -> None:
+    """A change to the family, in its append-only audit trail, in the same transaction.
+
+    Stamped with the wall clock (the audit records when it really happened; the Clock port
+    gives days, for cycles)."""
+    uow.audit.record(AuditEvent(datetime.now(UTC), family.id, actor, action, subject, detail))
 
 
 def _subscription(spec: c.SubscriptionSpec, *, primary: bool) -> Subscription:
