@@ -245,3 +245,32 @@ def test_a_second_factor_and_a_new_password(world: tuple[ApiWorld, str]) -> None
     assert old_password.json()["detail"] == "wrong login or password"
     staff = httpx.post(f"{url}/v1/me/totp", headers=key(w))
     assert staff.status_code == 403
+
+
+def test_an_operator_opens_a_family_and_its_owner_signs_in(world: tuple[ApiWorld, str]) -> None:
+    w, url = world
+    body = {
+        "name": "Yip family",
+        "plan": "hk-family-5g-100",
+        "owner": {
+            "name": "Yip Wing",
+            "login": "yip@example.com",
+            "password": PASSWORD,
+            "identity": {
+                "legal_name": "YIP Wing",
+                "date_of_birth": "1985-02-01",
+                "document_type": "hk_id",
+                "document_number": "A123456(3)",
+            },
+        },
+    }
+    owner = bearer(url, w.login("owner"))
+    assert httpx.post(f"{url}/v1/families", json=body, headers=owner).status_code == 403
+    assert httpx.post(f"{url}/v1/families", json=body, headers=key(w, "plans")).status_code == 403
+    opened = httpx.post(f"{url}/v1/families", json=body, headers=key(w))
+    assert opened.status_code == 201, opened.text
+    yip = bearer(url, "yip@example.com")
+    me = httpx.get(f"{url}/v1/me", headers=yip).json()
+    assert me["family_id"] == opened.json()["family_id"]
+    again = httpx.post(f"{url}/v1/families", json=body, headers=key(w))
+    assert again.status_code == 409

@@ -59,6 +59,12 @@ def check_in_family(principal: Principal, family_id: str, scope: Scope) -> None:
         raise FamilyNotFound(f"no family {family_id!r}")
 
 
+def check_scope(principal: Principal, scope: Scope) -> None:
+    """An operator-only action: staff whose key holds *scope*; family users never."""
+    if not principal.has(scope):
+        raise Forbidden(f"this needs an operator API key with the scope {scope.value!r}")
+
+
 def member_visibility(
     principal: Principal, family: Family, target_id: str, consented: Consented
 ) -> Visibility:

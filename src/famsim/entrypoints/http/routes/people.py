@@ -15,7 +15,7 @@ from famsim.domain.kyc import DocumentType, KycData
 from famsim.domain.members import Role
 from famsim.entrypoints.http.deps import Caller, Svc
 from famsim.entrypoints.http.problems import PROBLEM_RESPONSES
-from famsim.service.access import check_in_family
+from famsim.service.access import check_in_family, check_scope
 
 router = APIRouter(prefix="/v1", tags=["people"], responses=PROBLEM_RESPONSES)
 
@@ -84,6 +84,44 @@ def _invitation(found: Invitation) -> InvitationOut:
         status=found.status.value,
         expires_at=found.expires_at,
     )
+
+
+class OwnerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    login: str = Field(min_length=3, max_length=254, description="E-mail or E.164 number.")
+    password: str = Field(min_length=1, max_length=1024)
+    identity: IdentityIn
+
+
+class FamilyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    plan: str = Field(min_length=1, max_length=64, description="A plan code of the catalog.")
+    owner: OwnerIn
+    time_zone: str | None = Field(default=None, max_length=64, description="IANA name.")
+
+
+class OpenedOut(BaseModel):
+    family_id: str
+    owner_account_id: str
+
+
+@router.post(
+    "/families",
+    status_code=201,
+    summary="Open a family with its owner's account (operator keys with families:write)",
+)
+def open_family(body: FamilyIn, caller: Caller, svc: Svc) -> OpenedOut:
+    check_scope(caller, Scope.FAMILIES_WRITE)
+    family_id, account_id = svc.invitations.open_family(
+        name=body.name,
+        plan_code=body.plan,
+        owner_name=body.owner.name,
+        owner_kyc=body.owner.identity.data(),
+        owner_login=body.owner.login,
+        owner_password=body.owner.password,
+        time_zone=body.time_zone,
+    )
+    return OpenedOut(family_id=family_id, owner_account_id=account_id)
 
 
 @router.post(
