@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from famsim.domain.backoff import backoff
 from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import InvalidInput, NotFound
 
@@ -150,8 +151,4 @@ def idempotency_key(endpoint_id: str, event_id: int) -> str:
 
 def retry_delay(failures: int) -> timedelta:
     """The wait after the *failures*-th failed attempt: 1 s, 2 s, 4 s ... at most 10 min."""
-    if failures < 1:
-        return timedelta(0)
-    if failures > 20:
-        return LONGEST_RETRY
-    return min(FIRST_RETRY * (1 << (failures - 1)), LONGEST_RETRY)
+    return backoff(failures, FIRST_RETRY, LONGEST_RETRY)

@@ -17,7 +17,6 @@ out only the oldest pending one per ICCID, so an operator never hears "installed
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datetime import datetime
 
 from famsim.domain.errors import FamsimError
 from famsim.domain.identifiers import Iccid
+from famsim.service.background import Repeater, describe
 from famsim.service.ports import SmdpStore
 from famsim.service.smdp_outbox import StoredNotification, retry_delay
 
@@ -34,8 +34,6 @@ Destination = Callable[[bytes], None]
 DEFAULT_BATCH = 100
 DEFAULT_IDLE_S = 30.0
 MAX_ERROR_CHARS = 200  # the outbox's last_error column
-
-log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(FamsimError):
@@ -82,11 +80,8 @@ class NotificationSender:
         self._destination = destination
         self._now = now
         self._batch = batch
-        self._idle_s = idle_s
         self._lock = threading.Lock()  # one pass at a time in this process
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._repeater = Repeater("famsim-smdp-notifications", self._one_pass, now, idle_s)
 
     # ------------------------------------------------------------------ one pass
     def deliver_due(self, now: datetime | None = None) -> list[DeliveryResult]:
@@ -121,25 +116,14 @@ class NotificationSender:
     # ------------------------------------------------------------------ in the background
     def wake(self) -> None:
         """Look for due notifications now (cheap; safe from any thread)."""
-        self._wake.set()
+        self._repeater.wake()
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name="famsim-smdp-notifications", daemon=True
-        )
-        self._thread.start()
+        self._repeater.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread after its current attempt (an HTTP timeout bounds that)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        thread.join(timeout_s)
+        self._repeater.stop(timeout_s)
 
     def __enter__(self) -> NotificationSender:
         self.start()
@@ -148,20 +132,10 @@ class NotificationSender:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before the pass: a wake during it is not lost
-            wait = self._idle_s
-            try:
-                self.deliver_due()
-                upcoming = self._store.next_attempt_at()
-                if upcoming is not None:
-                    wait = min(wait, max((upcoming - self._now()).total_seconds(), 0.05))
-            except Exception:  # the database may be away for a while: keep trying
-                log.exception("delivering SM-DP+ notifications failed; retrying")
-            self._wake.wait(wait)
+    def _one_pass(self) -> datetime | None:
+        self.deliver_due()
+        return self._store.next_attempt_at()
 
 
 def _describe(exc: Exception) -> str:
-    text = str(exc) if isinstance(exc, FamsimError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:MAX_ERROR_CHARS]
+    return describe(exc, MAX_ERROR_CHARS)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from famsim.domain.backoff import backoff
 from famsim.domain.esim.progress import ProgressNotification
 from famsim.domain.identifiers import Iccid
 
@@ -53,13 +54,5 @@ class StoredNotification:
 
 
 def retry_delay(failures: int) -> timedelta:
-    """How long to wait after the *failures*-th failed attempt: 1 s, 2 s, 4 s ... 5 min.
-
-    Exponential so an operator that is down for long is not hammered, capped so one that
-    comes back hears of its profiles within minutes.
-    """
-    if failures < 1:
-        return timedelta(0)
-    if failures > 20:  # 2**19 s is far past the cap; keep the arithmetic small
-        return LONGEST_RETRY
-    return min(FIRST_RETRY * (1 << (failures - 1)), LONGEST_RETRY)
+    """How long to wait after the *failures*-th failed attempt: 1 s, 2 s, 4 s ... 5 min."""
+    return backoff(failures, FIRST_RETRY, LONGEST_RETRY)

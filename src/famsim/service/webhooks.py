@@ -19,7 +19,6 @@ receivers drop repeats by the key.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from famsim.domain.webhooks import (
     new_secret,
     retry_delay,
 )
+from famsim.service.background import Repeater, describe
 from famsim.service.ports import DueDelivery, Sealer, UnitOfWork
 
 WebhookPost = Callable[[str, bytes, Mapping[str, str]], int]
@@ -49,8 +49,6 @@ DEFAULT_IDLE_S = 5.0  # events are written by other processes too: look now and 
 MAX_ERROR_CHARS = 200
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "Famsim-Event"
-
-log = logging.getLogger(__name__)
 
 
 class WebhookUnreachable(FamsimError):
@@ -120,11 +118,8 @@ class WebhookService:
         self._post = post
         self._now = now
         self._batch = batch
-        self._idle_s = idle_s
         self._pass_lock = threading.Lock()  # one pass at a time in this process
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._repeater = Repeater("famsim-webhooks", self._one_pass, now, idle_s)
 
     # ------------------------------------------------------------------ endpoints
     def register(
@@ -256,23 +251,14 @@ class WebhookService:
     # ------------------------------------------------------------------ in the background
     def wake(self) -> None:
         """Look for new events and due deliveries now (cheap; safe from any thread)."""
-        self._wake.set()
+        self._repeater.wake()
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="famsim-webhooks", daemon=True)
-        self._thread.start()
+        self._repeater.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread after its current attempt (the HTTP timeout bounds that)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        thread.join(timeout_s)
+        self._repeater.stop(timeout_s)
 
     def __enter__(self) -> WebhookService:
         self.start()
@@ -281,21 +267,11 @@ class WebhookService:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before the pass: a wake during it is not lost
-            wait = self._idle_s
-            try:
-                self.run_once()
-                with self._uow() as uow:
-                    upcoming = uow.webhooks.next_attempt_at()
-                if upcoming is not None:
-                    wait = min(wait, max((upcoming - self._now()).total_seconds(), 0.05))
-            except Exception:  # the database may be away for a while: keep trying
-                log.exception("delivering webhooks failed; retrying")
-            self._wake.wait(wait)
+    def _one_pass(self) -> datetime | None:
+        self.run_once()
+        with self._uow() as uow:
+            return uow.webhooks.next_attempt_at()
 
 
 def _describe(exc: Exception) -> str:
-    text = str(exc) if isinstance(exc, FamsimError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:MAX_ERROR_CHARS]
+    return describe(exc, MAX_ERROR_CHARS)
