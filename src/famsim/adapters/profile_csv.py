@@ -9,11 +9,10 @@ imported, so a vendor's file is either taken whole or sent back.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from famsim.adapters.csv_rows import read_text, records
 from famsim.domain.errors import InvalidIdentifier, InvalidInput
 from famsim.domain.identifiers import Iccid
 
@@ -32,32 +31,13 @@ class ProfileRow:
 
 
 def load_profile_file(path: Path) -> list[ProfileRow]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ProfileFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ProfileFileError(f"{path} is not UTF-8 text") from None
-    return parse_profile_file(text, source=str(path))
+    return parse_profile_file(read_text(path, ProfileFileError), source=str(path))
 
 
 def parse_profile_file(text: str, *, source: str = "profile file") -> list[ProfileRow]:
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip().lower() for c in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise ProfileFileError(
-            f"{source}: line 1: the header must name the columns {', '.join(REQUIRED)}; "
-            f"missing {', '.join(missing)}"
-        )
-    reader.fieldnames = columns
     rows: list[ProfileRow] = []
     first_line: dict[Iccid, int] = {}
-    for record in reader:
-        line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
-        if not any(values.values()):
-            continue
+    for line, values in records(text, required=REQUIRED, source=source, error=ProfileFileError):
         try:
             iccid = Iccid.parse(values["iccid"])
         except InvalidIdentifier as exc:

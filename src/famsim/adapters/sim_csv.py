@@ -10,11 +10,10 @@ ICCID or IMSI given twice), so a vendor's file is fixed in one go and then taken
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from famsim.adapters.csv_rows import read_text, records
 from famsim.domain.errors import InvalidInput
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid, Imsi
@@ -35,42 +34,19 @@ class SimRow:
 
 
 def load_sim_file(path: Path) -> list[SimRow]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SimFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SimFileError(f"{path} is not UTF-8 text") from None
-    return parse_sim_file(text, source=str(path))
+    return parse_sim_file(read_text(path, SimFileError), source=str(path))
 
 
 def parse_sim_file(text: str, *, source: str = "SIM file") -> list[SimRow]:
     """Every row as a free SIM, or :class:`SimFileError` naming every bad line."""
-    try:
-        return _parse(text, source)
-    except csv.Error as exc:
-        raise SimFileError(f"{source}: not a CSV file: {exc}") from None
-
-
-def _parse(text: str, source: str) -> list[SimRow]:
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip().lower() for c in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise SimFileError(
-            f"{source}: line 1: the header must name the columns {', '.join(REQUIRED)}"
-            f" (and sim_type, profile_type as needed); missing {', '.join(missing)}"
-        )
-    reader.fieldnames = columns
     rows: list[SimRow] = []
     errors: list[str] = []
     iccid_lines: dict[Iccid, int] = {}
     imsi_lines: dict[Imsi, int] = {}
-    for record in reader:
-        line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
-        if not any(values.values()):
-            continue
+    hint = " (and sim_type, profile_type as needed)"
+    for line, values in records(
+        text, required=REQUIRED, source=source, error=SimFileError, hint=hint
+    ):
         try:
             sim = _sim(values)
         except InvalidInput as exc:
