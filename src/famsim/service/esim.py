@@ -321,13 +321,29 @@ class EsimService:
 
     def _undo_order(self, family_id: FamilyId, iccid: Iccid, reason: str, actor: str) -> None:
         self._cancel_at_smdp(iccid)
+        self._end_order(
+            family_id, iccid, SubscriptionState.ERROR, actor, "esim.order_failed", reason
+        )
+
+    def _end_order(
+        self,
+        family_id: str,
+        iccid: Iccid,
+        state: SubscriptionState,
+        actor: str,
+        action: str,
+        reason: str | None = None,
+    ) -> Progress:
+        """An order ended without a device (failed, cancelled, expired), in its own unit
+        of work: the step, what follows from it, the audit."""
         now = self._now()
         with self._uow() as uow:
             family = uow.families.get(family_id, for_update=True)
-            progress = family.report(iccid, SubscriptionState.ERROR, now)
+            progress = family.report(iccid, state, now)
             self._apply(uow, family, progress)
-            self._audit_progress(uow, family, actor, "esim.order_failed", progress, now, reason)
+            self._audit_progress(uow, family, actor, action, progress, now, reason)
             uow.commit()
+        return progress
 
     def _cancel_at_smdp(self, iccid: Iccid) -> bool:
         """Best effort: retire the profile at the SM-DP+ too (it expires there anyway)."""
@@ -384,14 +400,9 @@ class EsimService:
                 ) from exc
         else:
             self._cancel_at_smdp(target)
-        now = self._now()
-        with self._uow() as uow:
-            family = uow.families.get(family_id, for_update=True)
-            progress = family.report(target, SubscriptionState.DELETED, now)
-            self._apply(uow, family, progress)
-            self._audit_progress(uow, family, actor, "esim.cancelled", progress, now)
-            uow.commit()
-        return progress
+        return self._end_order(
+            family_id, target, SubscriptionState.DELETED, actor, "esim.cancelled"
+        )
 
     def close_line(
         self, family_id: str, msisdn: str, *, actor: str = "operator"
@@ -442,12 +453,9 @@ class EsimService:
                 ]
             for iccid in late:
                 self._cancel_at_smdp(iccid)
-                with self._uow() as uow:
-                    family = uow.families.get(family_id, for_update=True)
-                    progress = family.report(iccid, SubscriptionState.ERROR, now)
-                    self._apply(uow, family, progress)
-                    self._audit_progress(uow, family, actor, "esim.order_expired", progress, now)
-                    uow.commit()
+                progress = self._end_order(
+                    family_id, iccid, SubscriptionState.ERROR, actor, "esim.order_expired"
+                )
                 if progress.after is not None:
                     expired.append((family_id, iccid))
         return expired
