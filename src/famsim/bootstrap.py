@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from famsim.adapters import catalog
 from famsim.adapters.clock import SystemClock
 from famsim.adapters.sql.engine import make_engine
-from famsim.adapters.sql.unit_of_work import SqlUnitOfWork, StorageUnavailable
+from famsim.adapters.sql.unit_of_work import SqlUnitOfWork
 from famsim.config import Settings
 from famsim.domain.accounts import LoginPolicy
 from famsim.domain.errors import FamsimError, InvalidInput
@@ -30,7 +30,14 @@ from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
 from famsim.service.invitations import InvitationService
 from famsim.service.messagebus import MessageBus
-from famsim.service.ports import Clock, Es2Port, PasswordHasher, Sealer, UnitOfWork
+from famsim.service.ports import (
+    Clock,
+    Es2Port,
+    PasswordHasher,
+    Sealer,
+    StorageUnavailable,
+    UnitOfWork,
+)
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
 from famsim.service.webhooks import WebhookPost, WebhookService

@@ -42,6 +42,11 @@ class FamilyNotFound(NotFound):
     pass
 
 
+class StorageUnavailable(FamsimError):
+    """The storage cannot be reached or opened (or the process serving it is gone): try
+    again later."""
+
+
 class ConcurrentUpdate(Conflict):
     """Someone else changed the family since it was read; retrying the command is safe."""
 

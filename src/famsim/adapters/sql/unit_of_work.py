@@ -25,11 +25,7 @@ from famsim.adapters.sql.registries import (
 from famsim.adapters.sql.repository import SqlFamilyRepository, SqlPlanRepository
 from famsim.adapters.sql.webhooks import SqlWebhooks
 from famsim.domain.errors import Conflict, FamsimError
-from famsim.service.ports import IdentifierTaken
-
-
-class StorageUnavailable(FamsimError):
-    """The database cannot be reached or opened."""
+from famsim.service.ports import IdentifierTaken, StorageUnavailable
 
 
 class SqlUnitOfWork:

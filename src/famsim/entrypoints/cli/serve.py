@@ -17,7 +17,8 @@ def serve(
     """Serve the REST API on /v1 (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
     import uvicorn  # only when serving
 
-    from famsim.entrypoints.http.app import create_api, tune_gc_for_serving
+    from famsim.entrypoints.http.app import create_api
+    from famsim.entrypoints.http.gc_tuning import tune_gc_for_serving
 
     with opened() as famsim:
         webhooks = famsim.webhooks()  # delivers alerts and events in the background

@@ -16,7 +16,6 @@ every request waiting for it, and every later one, fails with ``StorageUnavailab
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import pickle
@@ -28,18 +27,13 @@ from typing import Any
 
 from famsim.bootstrap import bootstrap
 from famsim.config import Settings
-from famsim.domain.errors import FamsimError
+from famsim.entrypoints.http.gc_tuning import tune_gc_for_serving
 from famsim.service.charging import ChargingAnswer, ChargingRequest
 from famsim.service.group_commit import DEFAULT_MAX_BATCH, GroupCommitClosed
+from famsim.service.ports import StorageUnavailable
 
 log = logging.getLogger("famsim.api")
 START_TIMEOUT_S = 60.0
-
-
-class StorageUnavailable(FamsimError):
-    """The charging engine's process is gone or did not start: answered like the storage
-    adapter's error of the same name (a 503 problem; ``problems`` goes by the name, as
-    entrypoints never import adapters)."""
 
 
 class ChargingProcess:
@@ -134,9 +128,7 @@ def _serve(settings: Settings, conn: Connection, max_batch: int) -> None:
     app = bootstrap(settings)
     try:
         service = app.charging
-        gc.collect()  # as the API process does (see tune_gc_for_serving)
-        gc.freeze()
-        gc.set_threshold(50_000, 10, 10)
+        tune_gc_for_serving()  # as the API process does
         conn.send("ready")
         stopping = False
         while not stopping:

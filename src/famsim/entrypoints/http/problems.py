@@ -28,11 +28,13 @@ from famsim.domain.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from famsim.service.ports import StorageUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("famsim.api")
 
 _STATUS: list[tuple[type[FamsimError], int, str]] = [
+    (StorageUnavailable, 503, "Storage unavailable"),
     (Unauthenticated, 401, "Not signed in"),
     (Forbidden, 403, "Not allowed"),
     (NotFound, 404, "Not found"),
@@ -90,8 +92,6 @@ def status_of(exc: FamsimError) -> tuple[int, str]:
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             return status, title
-    if type(exc).__name__ == "StorageUnavailable":
-        return 503, "Storage unavailable"
     return 400, "Invalid input"
 
 
