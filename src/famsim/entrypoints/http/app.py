@@ -70,7 +70,6 @@ def create_api(
         accounts=famsim.accounts(),
         reads=FamilyReads(famsim.uow),
         writes=FamilyWrites(famsim.uow, famsim.bus.handle),
-        charging=famsim.charging,
         esim=GuardedEsim(famsim.uow, _once(famsim.esim)),
         invitations=famsim.invitations(),
         webhooks=webhooks_service,

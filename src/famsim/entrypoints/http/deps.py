@@ -32,7 +32,6 @@ class Services:
     accounts: Any
     reads: Any
     writes: Any
-    charging: Any
     esim: Any
     invitations: Any
     webhooks: Any
