@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Make sure the command-line tools the test suite drives are installed. Today that is
-# `zbarimg` (Debian's zbar-tools), the QR decoder the tests read famsim's QR codes back with:
-# a decoder nobody here wrote, so a passing test means a phone's reader would agree.
-# Idempotent: installs zbar-tools only when no zbarimg is on PATH.
+# Make sure the programs the test suite drives are installed, all from Debian's packages:
+#   zbarimg         (zbar-tools)      decodes famsim's QR codes back: a decoder nobody here
+#                                     wrote, so a passing test means a phone's reader would agree;
+#   chromium        (chromium)        the real browser the web UI's tests drive with Playwright
+#                                     (Playwright's own browser download is not used);
+#   Noto Sans CJK   (fonts-noto-cjk)  so Chinese text renders in the browser tests' screenshots.
+# Idempotent and quick when everything is there: it installs only what is missing, first with
+# the package lists it has, and only if that fails refreshes them (apt-get update) and retries.
 set -euo pipefail
 
 AS_ROOT_WHO=ensure-tools
@@ -10,27 +14,51 @@ AS_ROOT_PACKAGE=zbar-tools
 # shellcheck source=scripts/as-root.sh
 source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
-install_zbar() {
+apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends zbar-tools
+        apt-get install -y --no-install-recommends "$@"
 }
 
-if ! command -v zbarimg >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-tools: no zbarimg and no apt-get: install zbar (zbarimg) by hand." >&2
+# has_package NAME: the Debian package is installed.
+has_package() {
+    [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
+}
+
+# has_command NAME: the command is on PATH.
+has_command() {
+    command -v "$1" >/dev/null 2>&1
+}
+
+missing=()
+has_command zbarimg || missing+=(zbar-tools)
+has_command chromium || missing+=(chromium)
+has_package fonts-noto-cjk || missing+=(fonts-noto-cjk)
+
+if ((${#missing[@]} > 0)); then
+    AS_ROOT_PACKAGE="${missing[*]}"
+    if ! has_command apt-get; then
+        echo "ensure-tools: missing ${missing[*]} and no apt-get: install them by hand." >&2
         exit 1
     fi
-    echo "ensure-tools: zbarimg not found; installing Debian's zbar-tools"
+    echo "ensure-tools: installing Debian's ${missing[*]}"
     # Try with the package lists we have (quick); refresh them only if that fails.
-    if ! install_zbar; then
+    if ! apt_install "${missing[@]}"; then
         echo "ensure-tools: install failed; updating the package lists and retrying"
         as_root apt-get update
-        install_zbar
+        apt_install "${missing[@]}"
     fi
-    if ! command -v zbarimg >/dev/null 2>&1; then
-        echo "ensure-tools: installed zbar-tools, but still no zbarimg on PATH" >&2
+    for tool in zbarimg chromium; do
+        if ! has_command "$tool"; then
+            echo "ensure-tools: installed ${missing[*]}, but still no $tool on PATH" >&2
+            exit 1
+        fi
+    done
+    if ! has_package fonts-noto-cjk; then
+        echo "ensure-tools: installed ${missing[*]}, but fonts-noto-cjk is not installed" >&2
         exit 1
     fi
 fi
 
 echo "ensure-tools: $(zbarimg --version 2>&1 | head -n 1 || true) at $(command -v zbarimg)"
+echo "ensure-tools: $(chromium --version 2>/dev/null | head -n 1 || true) at $(command -v chromium)"
+echo "ensure-tools: fonts-noto-cjk $(dpkg-query -W -f='${Version}' fonts-noto-cjk 2>/dev/null || true)"
