@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class App:
     bus: MessageBus
     uow: Callable[[], UnitOfWork]
     charging: ChargingService
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The instant every service of this App reads (the demo and the simulator run on a
+    virtual clock; everything else on the system's)."""
     _accounts: AccountService | None = field(default=None, init=False, repr=False)
 
     @property
@@ -103,9 +106,7 @@ class App:
         """The built-in SM-DP+ on this database (its inventory read once, written through)."""
         from famsim.adapters.sql.smdp_store import SqlSmdpStore
 
-        return SmdpService(
-            SqlSmdpStore(self.engine), self.settings.smdp_address, lambda: datetime.now(UTC)
-        )
+        return SmdpService(SqlSmdpStore(self.engine), self.settings.smdp_address, self.now)
 
     def read_profile_file(self, path: Path) -> list[tuple[Iccid, str, int]]:
         """(ICCID, profile type, line) of every row of an inventory CSV, checked whole."""
@@ -151,7 +152,7 @@ class App:
             destination = in_process_receiver(self.esim())
         if destination is None:
             return None
-        sender = NotificationSender(service.store, destination, lambda: datetime.now(UTC))
+        sender = NotificationSender(service.store, destination, self.now)
         service.listen(sender.wake)
         return sender
 
@@ -185,7 +186,7 @@ class App:
         return EsimService(
             self.uow,
             es2,
-            lambda: datetime.now(UTC),
+            self.now,
             order_validity=timedelta(hours=settings.esim_order_hours),
             tac_allow_list=tacs,
         )
@@ -225,7 +226,7 @@ class App:
             from famsim.adapters.webhook_http import HttpWebhookPost
 
             post = HttpWebhookPost()
-        return WebhookService(self.uow, self.sealer(), post, lambda: datetime.now(UTC))
+        return WebhookService(self.uow, self.sealer(), post, self.now)
 
     def passwords(self) -> PasswordHasher:
         from famsim.adapters.security.passwords import Argon2Passwords
@@ -244,7 +245,7 @@ class App:
                 self.uow,
                 self.passwords(),
                 self.sealer(),
-                lambda: datetime.now(UTC),
+                self.now,
                 policy=policy,
             )
         return self._accounts
@@ -259,7 +260,7 @@ class App:
             self.accounts(),
             self.sealer(),
             LogNotifier(self.uow),
-            lambda: datetime.now(UTC),
+            self.now,
         )
 
     def new_data_key(self, key_id: str | None = None) -> str:
@@ -273,7 +274,13 @@ class App:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
+def bootstrap(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> App:
+    """famsim on *settings*; *clock* gives the commands' dates and *now* every service's
+    instant (both the system's unless given; with only *now*, dates follow it in UTC)."""
     settings = settings or Settings()
     url = settings.effective_database_url
     if not settings.database_url:
@@ -288,6 +295,21 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
     except Exception as exc:  # SQLAlchemy raises several kinds for a bad URL
         raise StorageUnavailable(f"invalid database URL {url!r}: {exc}") from None
     uow_factory: Callable[[], UnitOfWork] = lambda: SqlUnitOfWork(engine)  # noqa: E731
-    bus = MessageBus(uow_factory, clock or SystemClock())
-    charging = ChargingService(uow_factory, now=lambda: datetime.now(UTC))
-    return App(settings=settings, engine=engine, bus=bus, uow=uow_factory, charging=charging)
+    if clock is None:
+        clock = SystemClock() if now is None else _DatesOf(now)
+    instant = now or (lambda: datetime.now(UTC))
+    bus = MessageBus(uow_factory, clock)
+    charging = ChargingService(uow_factory, now=instant)
+    return App(
+        settings=settings, engine=engine, bus=bus, uow=uow_factory, charging=charging, now=instant
+    )
+
+
+class _DatesOf:
+    """The Clock port read off an instant source: today is its UTC date."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def today(self) -> date:
+        return self._now().astimezone(UTC).date()
