@@ -28,6 +28,7 @@ from famsim.domain.errors import Forbidden
 from famsim.domain.family import Family
 from famsim.domain.members import Role
 from famsim.domain.money import Money
+from famsim.domain.units import Resource
 from famsim.service.commands import SetAllocation
 from famsim.service.ports import FamilyNotFound, UnitOfWork
 
@@ -324,6 +325,25 @@ class FamilyWrites:
         self._uow = uow
         self._handle = handle
 
+    def allocation(self, principal: Principal, family_id: str, member_id: str) -> dict[str, Any]:
+        """A member's whole allocation as the owner edits it (the owner's, or staff with
+        families:write): the member, the allocation, the pools it may limit, the
+        currency of its money cap."""
+        check_in_family(principal, family_id, Scope.FAMILIES_WRITE)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            check_manages(principal, family)
+            member = family.member(member_id)
+            plan = uow.plans.get(family.plan_code)
+        pools = sorted(family.cycle.pools, key=_pool_key)
+        return {
+            "family": {"id": family.id, "name": family.name, "currency": family.currency},
+            "member": {"id": member.id, "name": member.name, "role": member.role.value},
+            "allocation": family.allocation(member.id),
+            "pools": pools,
+            "hotspot_allowed": plan.hotspot.allowed,
+        }
+
     def set_allocation(
         self, principal: Principal, command: SetAllocation, *, money_cap_minor: int | None = None
     ) -> Any:
@@ -338,3 +358,8 @@ class FamilyWrites:
         if money_cap_minor is not None:
             command = replace(command, money_cap=Money(money_cap_minor, family.currency))
         return self._handle(replace(command, actor=f"{principal.kind.value}:{principal.id}"))
+
+
+def _pool_key(key: tuple[Resource, str]) -> tuple[int, bool, str]:
+    """Data, voice, SMS; home first in each."""
+    return (list(Resource).index(key[0]), key[1] != "home", key[1])

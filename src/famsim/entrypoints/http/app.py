@@ -16,6 +16,7 @@ from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
 from famsim.entrypoints.http.charging_process import ChargingProcess
 from famsim.entrypoints.http.deps import Services
+from famsim.entrypoints.web import app as web
 from famsim.entrypoints.http.routes import (
     charging,
     families,
@@ -77,6 +78,7 @@ def create_api(
     )
     for module in (sessions, plans, families, people, lines, charging, webhooks):
         app.include_router(module.router)
+    web.install(app)
     return app
 
 
