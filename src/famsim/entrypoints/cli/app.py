@@ -30,6 +30,7 @@ from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.invitations import accept, family_open, invite
 from famsim.entrypoints.cli.keys import keys_app
 from famsim.entrypoints.cli.serve import serve
+from famsim.entrypoints.cli.simulate import simulate
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.entrypoints.cli.webhooks import webhooks_app
 from famsim.service import commands as c
@@ -539,6 +540,7 @@ def bench_charging(
 app.add_typer(smdp_app, name="smdp")
 app.add_typer(esim_app, name="esim")
 app.command("serve")(serve)
+app.command("simulate")(simulate)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(webhooks_app, name="webhooks")
