@@ -57,8 +57,11 @@ class App:
     uow: Callable[[], UnitOfWork]
     charging: ChargingService
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    """The instant every service of this App reads (the demo and the simulator run on a
-    virtual clock; everything else on the system's)."""
+    """The network's instant: what charging stamps usage with and forecasts read (the
+    demo and the traffic simulator run it on a virtual clock)."""
+    wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """People's instant: sign-in sessions, invitations, eSIM orders, webhook retries
+    (always the system's clock, even in a simulation: a person waits in real time)."""
     _accounts: AccountService | None = field(default=None, init=False, repr=False)
 
     @property
@@ -106,7 +109,7 @@ class App:
         """The built-in SM-DP+ on this database (its inventory read once, written through)."""
         from famsim.adapters.sql.smdp_store import SqlSmdpStore
 
-        return SmdpService(SqlSmdpStore(self.engine), self.settings.smdp_address, self.now)
+        return SmdpService(SqlSmdpStore(self.engine), self.settings.smdp_address, self.wall)
 
     def read_profile_file(self, path: Path) -> list[tuple[Iccid, str, int]]:
         """(ICCID, profile type, line) of every row of an inventory CSV, checked whole."""
@@ -152,7 +155,7 @@ class App:
             destination = in_process_receiver(self.esim())
         if destination is None:
             return None
-        sender = NotificationSender(service.store, destination, self.now)
+        sender = NotificationSender(service.store, destination, self.wall)
         service.listen(sender.wake)
         return sender
 
@@ -186,7 +189,7 @@ class App:
         return EsimService(
             self.uow,
             es2,
-            self.now,
+            self.wall,
             order_validity=timedelta(hours=settings.esim_order_hours),
             tac_allow_list=tacs,
         )
@@ -226,7 +229,7 @@ class App:
             from famsim.adapters.webhook_http import HttpWebhookPost
 
             post = HttpWebhookPost()
-        return WebhookService(self.uow, self.sealer(), post, self.now)
+        return WebhookService(self.uow, self.sealer(), post, self.wall)
 
     def passwords(self) -> PasswordHasher:
         from famsim.adapters.security.passwords import Argon2Passwords
@@ -245,7 +248,7 @@ class App:
                 self.uow,
                 self.passwords(),
                 self.sealer(),
-                self.now,
+                self.wall,
                 policy=policy,
             )
         return self._accounts
@@ -260,7 +263,7 @@ class App:
             self.accounts(),
             self.sealer(),
             LogNotifier(self.uow),
-            self.now,
+            self.wall,
         )
 
     def new_data_key(self, key_id: str | None = None) -> str:
@@ -279,8 +282,9 @@ def bootstrap(
     clock: Clock | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> App:
-    """famsim on *settings*; *clock* gives the commands' dates and *now* every service's
-    instant (both the system's unless given; with only *now*, dates follow it in UTC)."""
+    """famsim on *settings*; *clock* gives the commands' dates and *now* the network's
+    instant (charging, usage); both the system's unless given; with only *now*, dates
+    follow it in UTC. People's services always run on the system's clock."""
     settings = settings or Settings()
     url = settings.effective_database_url
     if not settings.database_url:
