@@ -7,7 +7,11 @@ with valid check digits so every one of them passes the same validation as real 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from famsim.domain.access import Scope
 from famsim.domain.allocation import ExhaustionAction, Limit
+from famsim.domain.errors import NotFound
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi
 from famsim.domain.ids import FamilyId
@@ -17,6 +21,7 @@ from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind
 from famsim.domain.units import HOME, Resource, Zone, parse_amount
 from famsim.service import commands as c
+from famsim.service.accounts import AccountService
 from famsim.service.messagebus import MessageBus
 
 DEMO_PLAN = "hk-family-5g-100"
@@ -125,3 +130,42 @@ def demo_stock() -> list[StockedSim]:
                 )
             )
     return stock
+
+
+# ------------------------------------------------------------------ demo sign-ins
+# The demo's people sign in with these (printed by `famsim demo`, and written to
+# demo-logins.json in the data directory); a real family sets its own.
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    role: str
+    member: str
+    login: str
+    password: str
+
+
+DEMO_LOGINS = (
+    DemoLogin("owner", "Chan Tai Man", "taiman@chan-family.example", "demo-owner-2026"),
+    DemoLogin("adult", "Wong Mei Ling", "meiling@chan-family.example", "demo-adult-2026"),
+    DemoLogin("child", "Chan Ka Yan", "kayan@chan-family.example", "demo-child-2026"),
+)
+DEMO_KEY_NAME = "demo operator console"
+HISTORY_DAYS = 9
+"""The demo family's cycle began this many days before its first `famsim demo`, and
+the traffic simulator fills those days in, so the charts have a history to show."""
+
+
+def create_demo_accounts(accounts: AccountService, family_id: str) -> None:
+    """The demo people's accounts (those missing)."""
+    for person in DEMO_LOGINS:
+        try:
+            accounts.account_by_login(person.login)
+        except NotFound:
+            accounts.create_account(
+                family_id, person.member, person.login, person.password, actor="demo"
+            )
+
+
+def demo_operator_key(accounts: AccountService) -> str:
+    """A new operator key with every scope, for the demo's console."""
+    key, _ = accounts.create_api_key(DEMO_KEY_NAME, list(Scope), actor="demo")
+    return key

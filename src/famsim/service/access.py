@@ -309,6 +309,7 @@ def _lines(family: Family, member_id: str) -> list[dict[str, Any]]:
                     "sim_type": s.sim_type.value,
                     "primary": s.primary,
                     "state": s.state.value,
+                    "replaces": s.replaces is not None,
                 }
                 for s in line.subscriptions
             ],

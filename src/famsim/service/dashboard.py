@@ -17,6 +17,7 @@ from famsim.domain.errors import Forbidden
 from famsim.domain.forecast import Forecast, at_pace
 from famsim.domain.lines import SubscriptionState
 from famsim.domain.money import Money
+from famsim.domain.units import Resource
 from famsim.service.access import (
     FamilyReads,
     Visibility,
@@ -53,6 +54,7 @@ class Dashboard:
         family["elapsed_days"] = max(0, (min(now, end) - start).days)
         family["days_left"] = max(0, (end - max(now, start)).days)
         if family["pools"] is not None:
+            family["pools"].sort(key=_pool_order)
             days = self._reads.pool_usage_by_day(principal, family_id)
             for pool in family["pools"]:
                 forecast = at_pace(pool["used"], pool["total"], start, end, now)
@@ -201,3 +203,9 @@ def _meters(
             }
         )
     return meters
+
+
+def _pool_order(pool: dict[str, Any]) -> tuple[int, bool, str]:
+    """Data, voice, SMS; home before the roaming zones."""
+    kinds = [resource.value for resource in Resource]
+    return (kinds.index(pool["resource"]), pool["zone"] != "home", pool["zone"])

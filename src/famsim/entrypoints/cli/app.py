@@ -7,16 +7,13 @@ raised as famsim errors and turned into one line with exit code 2 by :func:`main
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from famsim.bootstrap import App
 from famsim.domain.allocation import ExhaustionAction, Limit
 from famsim.domain.errors import InvalidInput
-from famsim.domain.identifiers import Msisdn
 from famsim.domain.lines import SimType
 from famsim.domain.members import Role
 from famsim.domain.money import Money
@@ -25,6 +22,7 @@ from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.accounts import account_app, apikey_app
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
+from famsim.entrypoints.cli.demo import demo
 from famsim.entrypoints.cli.esim import esim_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.invitations import accept, family_open, invite
@@ -34,7 +32,7 @@ from famsim.entrypoints.cli.simulate import simulate
 from famsim.entrypoints.cli.smdp import smdp_app
 from famsim.entrypoints.cli.webhooks import webhooks_app
 from famsim.service import commands as c
-from famsim.service import inventory, views
+from famsim.service import views
 
 app = typer.Typer(
     help="famsim: family-sharing plans on eSIM lines.",
@@ -439,51 +437,6 @@ def _money_cap(text: str | None, currency: str, current: Money | None) -> Money 
 
 
 # --------------------------------------------------------------------------- demo
-@app.command()
-def demo() -> None:
-    """Set up the database, the sample catalog and the demo family, and show it."""
-    from famsim.demo import DEMO_FAMILY, create_demo_family
-
-    with opened(initialised=False) as famsim:
-        famsim.initialise()
-        if not famsim.has_plans():
-            famsim.bus.handle(c.LoadPlans(tuple(famsim.read_catalog())))
-        existing = [f for f in views.list_families(famsim.uow()) if f["name"] == DEMO_FAMILY]
-        family_id = existing[0]["id"] if existing else create_demo_family(famsim.bus)
-        if not inventory.sim_counts(famsim.uow):
-            _stock_demo(famsim)
-        detail = views.family_detail(famsim.uow(), family_id)
-    render.console.print(f"famsim demo: database {famsim.database}\n")
-    render.family_detail(detail)
-    where = (
-        f"FAMSIM_DATABASE_URL={famsim.database}"
-        if famsim.settings.database_url
-        else f"FAMSIM_DATA_DIR={famsim.settings.data_dir}"
-    )
-    render.console.print(
-        f"\nExplore it with {where} set:\n"
-        "  famsim family list\n  famsim family show 'Chan family' [--json]\n  famsim plans list\n"
-        "  famsim numbers offer\n"
-        "  famsim esim order 'Chan family' 'Chan Ka Yan' --device watch --type watch-lte \\\n"
-        "      --companion-of +85294560004 --eid 89049032000010000000000000099959 --qr watch.png",
-        soft_wrap=True,
-        markup=False,
-    )
-
-
-def _stock_demo(famsim: App) -> None:
-    """The demo operator's SIM stock, the same eSIMs at the built-in SM-DP+, and numbers."""
-    from famsim.demo import DEMO_NUMBERS, demo_stock
-
-    now = datetime.now(UTC)
-    stock = demo_stock()
-    inventory.stock_sims(famsim.uow, stock, now, "demo")
-    profiles = [(s.iccid, s.profile_type) for s in stock if s.profile_type is not None]
-    famsim.smdp().run(lambda smdp, _: smdp.add_all(profiles))
-    first, last = (Msisdn.parse(n) for n in DEMO_NUMBERS)
-    inventory.add_number_range(famsim.uow, first, last, now, "demo")
-
-
 # -------------------------------------------------------------------------- bench
 bench_app = typer.Typer(help="Benchmarks that print their figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -540,6 +493,7 @@ def bench_charging(
 app.add_typer(smdp_app, name="smdp")
 app.add_typer(esim_app, name="esim")
 app.command("serve")(serve)
+app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(numbers_app, name="numbers")

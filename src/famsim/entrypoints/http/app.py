@@ -16,7 +16,6 @@ from famsim.bootstrap import App
 from famsim.entrypoints.http import problems
 from famsim.entrypoints.http.charging_process import ChargingProcess
 from famsim.entrypoints.http.deps import Services
-from famsim.entrypoints.web import app as web
 from famsim.entrypoints.http.routes import (
     charging,
     families,
@@ -26,9 +25,11 @@ from famsim.entrypoints.http.routes import (
     sessions,
     webhooks,
 )
+from famsim.entrypoints.web import app as web
 from famsim.service.access import FamilyReads, FamilyWrites
 from famsim.service.charging import ChargingAnswer, ChargingRequest
 from famsim.service.esim_access import GuardedEsim
+from famsim.service.figures import ChargingFigures
 from famsim.service.group_commit import GroupCommitter
 from famsim.service.webhooks import WebhookService
 
@@ -126,6 +127,7 @@ class _Committer:
         self._child_process = child_process
         self._lock = threading.Lock()
         self._running: GroupCommitter | ChargingProcess | None = None
+        self.figures = ChargingFigures()
 
     def start(self) -> GroupCommitter | ChargingProcess:
         with self._lock:
@@ -138,7 +140,13 @@ class _Committer:
             return self._running
 
     def submit(self, request: ChargingRequest) -> Future[ChargingAnswer]:
-        return self.start().submit(request)
+        future = self.start().submit(request)
+        future.add_done_callback(self._count)
+        return future
+
+    def _count(self, future: Future[ChargingAnswer]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.figures.record(future.result())
 
     def close(self) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from famsim.domain.errors import FamsimError, Forbidden, NotFound, Unauthenticated
 from famsim.entrypoints.http.problems import status_of
 from famsim.entrypoints.web import render, session
-from famsim.entrypoints.web.pages import auth, family, members
+from famsim.entrypoints.web.pages import account, auth, family, lines, members, operator
 from famsim.service.dashboard import Dashboard
 
 log = logging.getLogger("famsim.web")
@@ -29,7 +29,7 @@ def install(app: FastAPI) -> None:
     services = app.state.services
     app.state.dashboard = Dashboard(services.famsim.uow, services.reads, services.famsim.now)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, family, members):
+    for module in (auth, family, members, lines, account, operator):
         app.include_router(module.router)
     _errors_as_pages(app)
 

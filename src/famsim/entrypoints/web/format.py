@@ -81,3 +81,17 @@ class Formatter:
 def _one_decimal(value: Decimal) -> Decimal:
     shown = value.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
     return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown
+
+
+def editable(resource: Resource, units: int | None) -> str:
+    """An amount as the owner would type it back, exactly (no rounding)."""
+    if units is None:
+        return ""
+    if resource is Resource.DATA:
+        for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+            if units and units % size == 0:
+                return f"{units // size}{unit}"
+        return f"{units}B" if units else "0"
+    if resource is Resource.VOICE:
+        return f"{units // 60}min" if units % 60 == 0 else f"{units}s"
+    return str(units)

@@ -16,6 +16,7 @@ from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
 from famsim.domain.errors import FamsimError
 from famsim.domain.money import Money
 from famsim.domain.units import Resource, Zone, parse_amount
+from famsim.entrypoints.web.format import editable
 from famsim.entrypoints.web.render import Text
 from famsim.service.commands import SetAllocation
 
@@ -24,20 +25,6 @@ EXHAUSTION_ACTIONS = tuple(action.value for action in ExhaustionAction)
 
 def field_id(kind: str, resource: Resource | str, zone: str) -> str:
     return f"{kind}-{Resource(resource).value}-{zone}"
-
-
-def editable(resource: Resource, units: int | None) -> str:
-    """An amount as the owner would type it back, exactly (no rounding)."""
-    if units is None:
-        return ""
-    if resource is Resource.DATA:
-        for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-            if units and units % size == 0:
-                return f"{units // size}{unit}"
-        return f"{units}B" if units else "0"
-    if resource is Resource.VOICE:
-        return f"{units // 60}min" if units % 60 == 0 else f"{units}s"
-    return str(units)
 
 
 def values_of(allocation: Allocation, pools: list[tuple[Resource, Zone]]) -> dict[str, str]:

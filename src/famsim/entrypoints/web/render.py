@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from famsim.domain.units import Resource
 from famsim.entrypoints.web import charts, i18n
-from famsim.entrypoints.web.format import Formatter
+from famsim.entrypoints.web.format import Formatter, editable
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -35,6 +36,7 @@ def environment() -> Environment:
         level=charts.level,
         parse_time=datetime.fromisoformat,
         parse_date=date.fromisoformat,
+        editable_data=lambda units: editable(Resource.DATA, units),
     )
     return env
 
@@ -59,8 +61,8 @@ class Text:
     def __init__(self, language: i18n.Language) -> None:
         self._catalog = i18n.translations(language)
 
-    def __call__(self, message: str, **fields: Any) -> str:
-        text = self._catalog.gettext(message)
+    def __call__(self, msgid: str, /, **fields: Any) -> str:
+        text = self._catalog.gettext(msgid)
         return text % fields if fields else text
 
     def plural(self, singular: str, plural: str, count: int, **fields: Any) -> str:

@@ -1,0 +1,53 @@
+"""The bill so far, and security: the visitor's sign-ins and the family's audit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from famsim.domain.access import Principal
+from famsim.domain.errors import Forbidden
+from famsim.entrypoints.web import render, session
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+FamilyId = Annotated[str, Path(min_length=1, max_length=64)]
+AUDIT_ROWS = 100
+
+
+@router.get("/families/{family_id}/bill")
+async def bill(request: Request, family_id: FamilyId) -> Response:
+    viewer = await session.required(request)
+    dashboard = request.app.state.dashboard
+    found = await run_in_threadpool(dashboard.bill, viewer, family_id)
+    context = {"bill": found, "family_id": family_id, "section": "bill"}
+    return render.page(request, "bill.html", context)
+
+
+@router.get("/security")
+async def security(
+    request: Request, family: Annotated[str | None, Query(max_length=64)] = None
+) -> Response:
+    viewer = await session.required(request)
+    found = await run_in_threadpool(_security, request, viewer, family)
+    return render.page(request, "security.html", found)
+
+
+def _security(request: Request, viewer: Principal, family: str | None) -> dict[str, Any]:
+    svc = session.svc(request)
+    family_id = viewer.family_id if not viewer.is_staff else family
+    logins = [] if viewer.is_staff else svc.accounts.login_history(viewer, limit=AUDIT_ROWS)
+    audit: list[dict[str, Any]] | None = None
+    if family_id:
+        try:
+            audit = svc.reads.audit(viewer, family_id, limit=AUDIT_ROWS)
+        except Forbidden:
+            audit = None  # the family's audit is the owner's to read
+    return {
+        "family_id": family_id,
+        "section": "security",
+        "logins": list(reversed(logins)),
+        "audit": audit,
+    }
