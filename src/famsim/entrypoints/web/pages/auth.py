@@ -95,7 +95,8 @@ async def login_operator(
     try:
         await run_in_threadpool(svc.accounts.authenticate_key, key)
     except FamsimError:
-        error = render.text_of(request)("That API key is not valid (or was revoked).")
+        text = render.text_of(request)
+        error = text("That API key is not valid (or was revoked).")
         return render.page(
             request, "login.html", {"next": "/app", "key_error": error}, status_code=401
         )

@@ -84,8 +84,13 @@ async def order_line(
     viewer = await session.required(request)
     session.check_same_origin(request)
     svc = session.svc(request)
-    typed = {"member": member, "device_kind": device_kind, "profile_type": profile_type,
-             "eid": eid, "imei": imei}
+    typed = {
+        "member": member,
+        "device_kind": device_kind,
+        "profile_type": profile_type,
+        "eid": eid,
+        "imei": imei,
+    }
     try:
         kind = DeviceKind(device_kind) if device_kind in DEVICE_KINDS else DeviceKind.PHONE
         ordered = await run_in_threadpool(
@@ -254,16 +259,19 @@ async def switches(
     )
     if form.command is None:
         message = form.errors.get("hotspot-quota") or next(iter(form.errors.values()))
-        raise_for = render.text_of(request)("Hotspot quota: %(message)s", message=message)
+        text = render.text_of(request)
         return render.page(
             request,
             "error.html",
-            {"heading": raise_for, "message": message, "family_id": family_id,
-             "back": f"/app/families/{family_id}/lines"},
+            {
+                "heading": text("The hotspot quota was not saved"),
+                "message": message,
+                "family_id": family_id,
+                "back": f"/app/families/{family_id}/lines",
+            },
             status_code=422,
         )
     await run_in_threadpool(
         svc.writes.set_allocation, viewer, form.command, money_cap_minor=form.money_cap_minor
     )
     return RedirectResponse(f"/app/families/{family_id}/lines?done=switches", status_code=303)
-

@@ -18,9 +18,7 @@ FAMILY_ROWS = 50
 
 
 @router.get("")
-async def console(
-    request: Request, q: Annotated[str, Query(max_length=100)] = ""
-) -> Response:
+async def console(request: Request, q: Annotated[str, Query(max_length=100)] = "") -> Response:
     viewer = await session.required(request)
     if not viewer.is_staff:
         raise Forbidden("the operator console is for the operator's staff")
