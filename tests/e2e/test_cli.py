@@ -8,6 +8,7 @@ line), built once per module; each test works on its own copy.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -426,13 +427,29 @@ def test_member_remove_suspends_their_lines(cli: Cli) -> None:
 
 def test_demo_twice_is_idempotent(make_cli: Callable[..., Cli]) -> None:
     cli = make_cli()
-    first = cli.ok("demo")
+    first = cli.ok("demo", "--no-serve")
     assert "Chan family" in first.stdout
     assert "Chan Tai Man" in first.stdout
-    cli.ok("demo")
+    assert "filled in 9 days" in first.stdout  # the cycle's first days, simulated once
+    used = _pool_used(cli)
+    assert used > 0
+    second = cli.ok("demo", "--no-serve")
+    assert "filled in" not in second.stdout
+    assert _pool_used(cli) == used
     families = cli.json("family", "list")
     assert [f["name"] for f in families] == ["Chan family"]
     assert (families[0]["members"], families[0]["lines"]) == (4, 5)
+    for person in ("taiman@chan-family.example", "meiling@chan-family.example"):
+        assert person in first.stdout
+    logins = json.loads((cli.data_dir / "demo-logins.json").read_text(encoding="utf-8"))
+    assert logins["operator"]["api_key"].startswith("fsk_")
+    assert logins["owner"]["login"] == "taiman@chan-family.example"
+    assert (cli.data_dir / "demo-logins.json").stat().st_mode & 0o077 == 0
+
+
+def _pool_used(cli: Cli) -> int:
+    detail = cli.json("family", "show", "Chan family")
+    return sum(p["used"] for p in detail["cycle"]["pools"] if p["resource"] == "data")
 
 
 def test_usage_error_exits_2_without_traceback(init_cli: Cli) -> None:

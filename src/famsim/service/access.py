@@ -211,16 +211,35 @@ class FamilyReads:
             family = uow.families.get(family_id)
             check_audit(principal, family)
             events = uow.audit.for_family(family.id, limit=limit)
+            names = _names(uow, family)
         return [
             {
                 "at": _time(e.at),
                 "actor": e.actor,
+                "actor_name": _name_of(e.actor, names),
                 "action": e.action,
                 "subject": e.subject,
+                "subject_name": _name_of(e.subject, names),
                 "detail": dict(e.detail),
             }
             for e in events
         ]
+
+
+def _names(uow: UnitOfWork, family: Family) -> dict[str, str]:
+    """Member and account ids of the family -> the member's name, for people to read."""
+    names: dict[str, str] = {}
+    for member in family.members.values():
+        names[member.id] = member.name
+        account = uow.accounts.by_member(member.id)
+        if account is not None:
+            names[account.id] = member.name
+    return names
+
+
+def _name_of(party: str, names: dict[str, str]) -> str | None:
+    """The name behind an audit actor or subject (``member:<account>`` or a bare id)."""
+    return names.get(party.rpartition(":")[2])
 
 
 def _by_day(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:

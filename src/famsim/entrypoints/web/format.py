@@ -43,6 +43,10 @@ class Formatter:
     def number(self, value: int) -> str:
         return format_decimal(value, locale=self.locale)
 
+    def rate(self, per_second: float) -> str:
+        """A rate to read (requests per second), one decimal."""
+        return format_decimal(Decimal(str(per_second)).quantize(Decimal("0.1")), locale=self.locale)
+
     def percent(self, part: int, whole: int | None) -> str:
         if not whole:
             return "—"

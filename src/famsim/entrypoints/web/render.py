@@ -66,6 +66,8 @@ class Text:
         return text % fields if fields else text
 
     def plural(self, singular: str, plural: str, count: int, **fields: Any) -> str:
+        """The form for *count*; ``%(num)s`` is the count (pass ``num=`` to show it
+        formatted for the locale)."""
         text = self._catalog.ngettext(singular, plural, count)
         return text % {"num": count, **fields}
 
