@@ -21,7 +21,6 @@ from famsim.domain.errors import InvalidInput
 from famsim.domain.units import Resource, format_amount
 from famsim.entrypoints.cli import render
 from famsim.service import views
-from famsim.service.charging import ChargingService
 from famsim.service.simulator import (
     MAX_SIM_FAMILIES,
     Device,
@@ -85,21 +84,21 @@ def simulate(
     begin = _parse_start(start) if start is not None else datetime.now(UTC)
     end = begin + timedelta(days=days)
     clock = VirtualClock(begin, speed)
-    famsim = bootstrap(clock=clock)  # new families are dated in simulated time
+    # New families are dated, and usage stamped, in simulated time.
+    famsim = bootstrap(clock=clock, now=clock.now)
     try:
         famsim.require_schema()
+        # Named families first: a typo in one changes nothing.
+        named = [views.resolve_family(famsim.uow(), ref) for ref in family or []]
         ids = simulated_families(famsim.bus, famsim.uow, families)
         devices = simulated_devices(famsim.uow, ids)
-        names = [views.resolve_family(famsim.uow(), ref) for ref in family or []]
-        for family_id in dict.fromkeys(names):
-            if family_id not in ids:
-                devices += family_devices(famsim.uow, family_id)
-        # Usage stamped with simulated time: a charging service on the virtual clock.
-        charging = ChargingService(famsim.uow, now=clock.now)
+        others = [family_id for family_id in dict.fromkeys(named) if family_id not in ids]
+        for family_id in others:
+            devices += family_devices(famsim.uow, family_id)
         simulator = TrafficSimulator(
-            devices, service_gateway(charging), clock, seed, start=begin, end=end
+            devices, service_gateway(famsim.charging), clock, seed, start=begin, end=end
         )
-        count = len(ids) + len(set(names) - set(ids))
+        count = len(ids) + len(others)
         render.console.print(
             f"Simulating {count} {'family' if count == 1 else 'families'} "
             f"({len(devices)} devices) from {_when(begin)} to {_when(end)}, seed {seed}, "
