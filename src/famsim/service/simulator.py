@@ -98,10 +98,10 @@ class VirtualClock:
 
     ``speed`` is simulated seconds per real second (60: an hour a minute); 0 means as fast
     as possible: time then stands still except when the simulator moves it
-    (:meth:`advance_to`). It is the service's Clock port (``today()``, the UTC date), so
-    ``bootstrap(settings, clock=...)`` dates new families in simulated time, and its
-    ``now`` is what a :class:`ChargingService` needs to stamp usage with simulated time
-    (``ChargingService(app.uow, now=clock.now)``). Safe to share between threads.
+    (:meth:`advance_to`). It is the service's Clock port (``today()``, the UTC date) and
+    its ``now`` is an instant source, so ``bootstrap(settings, clock=clock, now=clock.now)``
+    dates new families and stamps usage (``App.charging``) in simulated time. Safe to
+    share between threads.
     """
 
     def __init__(
