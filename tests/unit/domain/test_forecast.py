@@ -30,13 +30,15 @@ def test_runs_out_on_the_day_the_pace_reaches_the_total() -> None:
 def test_used_up_already_runs_out_now() -> None:
     now = START + timedelta(days=3)
     forecast = at_pace(100, 100, START, END, now)
-    assert forecast is not None and forecast.runs_out_at == now
+    assert forecast is not None
+    assert forecast.runs_out_at == now
 
 
 def test_too_early_and_unlimited() -> None:
     assert at_pace(5, 100, START, END, START + timedelta(minutes=5)) is None
     forecast = at_pace(5, None, START, END, START + timedelta(days=1))
-    assert forecast is not None and forecast.runs_out_at is None
+    assert forecast is not None
+    assert forecast.runs_out_at is None
 
 
 @given(
