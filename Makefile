@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -q -n 2
 # Prefix for commands that need root (installing Debian packages).
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv postgres tools lint test demo bench format clean
+.PHONY: venv postgres tools lint test demo bench format i18n clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,11 @@ test: venv postgres tools lint
 demo: venv
 	mkdir -p var/demo
 	FAMSIM_DATA_DIR=$(CURDIR)/var/demo $(BIN)/famsim demo
+
+# The web UI's catalogs brought up to date with the source (docs/translating.md): new texts
+# arrive untranslated, gone ones are dropped; `scripts/i18n.sh check` says what is missing.
+i18n: venv
+	bash scripts/i18n.sh update
 
 # Each benchmark is a script that prints its own figures.
 bench: venv
