@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -81,15 +82,36 @@ def service_gateway(service: ChargingService) -> ChargingGateway:
 
     def send(requests: Sequence[ChargingRequest]) -> list[ChargingAnswer]:
         results = service.handle_batch(requests)
+        return [_answer(r, result) for r, result in zip(requests, results, strict=True)]
+
+    return send
+
+
+def submitting_gateway(
+    submit: Callable[[ChargingRequest], Future[ChargingAnswer]],
+) -> ChargingGateway:
+    """A gateway onto a group committer's ``submit`` (a server's own engine): the
+    requests share its durable commits with every other client of that server."""
+
+    def send(requests: Sequence[ChargingRequest]) -> list[ChargingAnswer]:
+        futures = [submit(request) for request in requests]
         answers = []
-        for request, result in zip(requests, results, strict=True):
-            if isinstance(result, Exception):
-                log.warning("charging refused %s: %s", request.session_id, result)
-                result = ChargingAnswer(request.session_id, request.request_number, REJECTED, None)
-            answers.append(result)
+        for request, future in zip(requests, futures, strict=True):
+            try:
+                answers.append(future.result())
+            except FamsimError as exc:
+                answers.append(_answer(request, exc))
         return answers
 
     return send
+
+
+def _answer(request: ChargingRequest, result: ChargingAnswer | Exception) -> ChargingAnswer:
+    """The answer, or for a request famsim refused to process, a :data:`REJECTED` one."""
+    if isinstance(result, ChargingAnswer):
+        return result
+    log.warning("charging refused %s: %s", request.session_id, result)
+    return ChargingAnswer(request.session_id, request.request_number, REJECTED, None)
 
 
 # ---------------------------------------------------------------------------- time

@@ -573,3 +573,33 @@ def test_same_seed_same_requests_against_famsim(sample_plans: list[object]) -> N
     first = run()
     assert first
     assert run() == first
+
+
+def test_submitting_gateway_answers_in_order_and_rejects_what_famsim_refuses() -> None:
+    """Through a committer's submit: each answer in its request's place; a request famsim
+    refuses to process comes back REJECTED instead of ending the simulation."""
+    from concurrent.futures import Future
+
+    from famsim.service.charging import ChargingAnswer, ChargingRequest, RequestType
+    from famsim.service.simulator import REJECTED, submitting_gateway
+
+    def submit(request: ChargingRequest) -> Future[ChargingAnswer]:
+        future: Future[ChargingAnswer] = Future()
+        if request.session_id == "bad":
+            future.set_exception(InvalidInput("no such subscriber format"))
+        else:
+            future.set_result(
+                ChargingAnswer(request.session_id, request.request_number, "success", "home")
+            )
+        return future
+
+    requests = [
+        ChargingRequest(name, 0, RequestType.INITIAL, "+85291230001", ())
+        for name in ("a", "bad", "c")
+    ]
+    answers = submitting_gateway(submit)(requests)
+    assert [(a.session_id, a.outcome) for a in answers] == [
+        ("a", "success"),
+        ("bad", REJECTED),
+        ("c", "success"),
+    ]

@@ -16,8 +16,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,15 +40,13 @@ from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import opened
 from famsim.service import commands as c
 from famsim.service import inventory, views
-from famsim.service.charging import ChargingAnswer, ChargingRequest
 from famsim.service.simulator import (
-    REJECTED,
-    ChargingGateway,
     TrafficSimulator,
     VirtualClock,
     cycle_bounds,
     devices_of,
     service_gateway,
+    submitting_gateway,
 )
 
 LOGINS_FILE = "demo-logins.json"
@@ -210,7 +206,7 @@ def _serve(
         api = create_api(famsim, charging_process=False)  # the child would not share the clock
         if clock is not None:
             devices = devices_of(views.family_detail(famsim.uow(), family_id))
-            gateway = _committed(api.state.services.committer.submit)
+            gateway = submitting_gateway(api.state.services.committer.submit)
             TrafficSimulator(devices, gateway, clock, seed).run_in_background(stop)
             render.console.print(
                 f"Traffic simulated at {speed:g}x (an hour every {3600 / speed:.0f} s)."
@@ -238,22 +234,3 @@ def _resume_at(settings: Settings, family_id: str) -> datetime:
         famsim.close()
     now = datetime.now(UTC)
     return max(now, last) if last is not None else now
-
-
-def _committed(submit: Any) -> ChargingGateway:
-    """A gateway through the server's own committer: the simulator's requests share the
-    engine, the durable commits and the console's figures with the REST API's."""
-
-    def send(requests: Sequence[ChargingRequest]) -> list[ChargingAnswer]:
-        futures: list[Future[ChargingAnswer]] = [submit(r) for r in requests]
-        answers = []
-        for request, future in zip(requests, futures, strict=True):
-            try:
-                answers.append(future.result())
-            except FamsimError:
-                answers.append(
-                    ChargingAnswer(request.session_id, request.request_number, REJECTED, None)
-                )
-        return answers
-
-    return send
