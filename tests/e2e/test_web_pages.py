@@ -560,11 +560,6 @@ def test_an_amount_that_is_not_one_is_shown_by_its_field(fresh: Web) -> None:
     assert fresh.allocation(CHILD) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forms.read builds Limit(quota, cap) after recording the cap error, Limit "
-    "raises InvalidAmount, so the editor answers a 400 error page, not the form with the error",
-)
 def test_a_cap_below_the_quota_is_shown_by_the_cap_field(fresh: Web) -> None:
     before = fresh.allocation(CHILD)
     answer = post_allocation(fresh, {"quota-data-home": "2GB", "cap-data-home": "1GB"})
@@ -583,11 +578,6 @@ def test_a_money_cap_with_too_many_decimals_is_refused(fresh: Web) -> None:
     assert fresh.allocation(CHILD) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forms._amount calls int() on any str.isdigit() text; '²' is a digit to "
-    "isdigit but int() raises ValueError, so the editor answers 500",
-)
 def test_a_digit_that_is_not_a_number_is_shown_by_its_field(fresh: Web) -> None:
     before = fresh.allocation(CHILD)
     answer = post_allocation(fresh, {"quota-data-home": "²"})

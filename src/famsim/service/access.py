@@ -243,14 +243,16 @@ def _name_of(party: str, names: dict[str, str]) -> str | None:
 
 
 def _by_day(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:
-    """Units per UTC day, resource and zone."""
-    days: dict[tuple[str, str, str], int] = {}
+    """Units per UTC day, resource and zone; ``from_pool`` is the part the family's pool
+    paid (the rest was overage or free), what a pool's own figures count."""
+    days: dict[tuple[str, str, str], tuple[int, int]] = {}
     for record in records:
         key = (record.at.date().isoformat(), record.resource.value, record.zone)
-        days[key] = days.get(key, 0) + record.units
+        units, from_pool = days.get(key, (0, 0))
+        days[key] = (units + record.units, from_pool + record.from_pool)
     return [
-        {"day": day, "resource": resource, "zone": zone, "units": units}
-        for (day, resource, zone), units in sorted(days.items())
+        {"day": day, "resource": resource, "zone": zone, "units": units, "from_pool": pooled}
+        for (day, resource, zone), (units, pooled) in sorted(days.items())
     ]
 
 

@@ -162,7 +162,7 @@ def _cumulative(days: list[dict[str, Any]], resource: str, zone: str) -> list[tu
     series = []
     for row in days:
         if row["resource"] == resource and row["zone"] == zone:
-            running += row["units"]
+            running += row["from_pool"]  # the pool's own figure, as its gauge counts
             series.append((row["day"], running))
     return series
 

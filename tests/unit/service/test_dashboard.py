@@ -169,12 +169,6 @@ def test_the_series_is_cumulative_by_day(world: World) -> None:
     assert pool(home, "data")["series"] == [("2026-01-31", GB), ("2026-02-01", 3 * GB)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a pool's series (Dashboard.home via FamilyReads.pool_usage_by_day) sums "
-    "every usage record, overage included, while the pool's `used` (the gauge, the chart's "
-    "label and the forecast) counts only what was drawn from the pool",
-)
 def test_a_pools_series_ends_at_what_the_pool_shows_used(world: World) -> None:
     world.use_data(ADULT_LINE, 5 * GB, "abroad", plmn=CHINA)  # 1 GB past her 4 GB quota
     home = world.dashboard.home(world.member(OWNER), world.family_id)
@@ -284,7 +278,7 @@ def test_consent_opens_an_adults_detail(world: World) -> None:
         uow.commit()
     found = world.dashboard.member(world.member(SECOND_ADULT), world.family_id, world.ids[ADULT])
     assert found["member"]["by_day"] == [
-        {"day": "2026-01-31", "resource": "data", "zone": "home", "units": GB}
+        {"day": "2026-01-31", "resource": "data", "zone": "home", "units": GB, "from_pool": GB}
     ]
     with pytest.raises(Forbidden):  # a consent goes one way, to one person
         world.dashboard.member(world.member(OWNER), world.family_id, world.ids[ADULT])

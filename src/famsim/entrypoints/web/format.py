@@ -95,7 +95,7 @@ def editable(resource: Resource, units: int | None) -> str:
         for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
             if units and units % size == 0:
                 return f"{units // size}{unit}"
-        return f"{units}B" if units else "0"
+        return f"{units}B"
     if resource is Resource.VOICE:
         return f"{units // 60}min" if units % 60 == 0 else f"{units}s"
     return str(units)

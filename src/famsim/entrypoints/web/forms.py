@@ -8,6 +8,7 @@ family's currency; nothing is rounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from famsim.entrypoints.web.format import editable
 from famsim.entrypoints.web.render import Text
 from famsim.service.commands import SetAllocation
 
+_DIGITS = re.compile(r"[0-9]+")
 EXHAUSTION_ACTIONS = tuple(action.value for action in ExhaustionAction)
 
 
@@ -74,7 +76,7 @@ def read(
             result.errors[field_id("cap", resource, zone)] = text(
                 "The hard cap cannot be below the quota."
             )
-        if quota is not None or cap is not None:
+        elif quota is not None or cap is not None:
             limits[(resource, zone)] = Limit(quota, cap)
     hotspot = _amount(result, "hotspot-quota", Resource.DATA, text)
     money_cap = None
@@ -115,7 +117,8 @@ def _amount(result: AllocationForm, name: str, resource: Resource, text: Text) -
     if not typed:
         return None
     try:
-        return parse_amount(resource, int(typed) if typed.isdigit() else typed)
+        # Plain ASCII digits only: str.isdigit() would take "²" too, which int() refuses.
+        return parse_amount(resource, int(typed) if _DIGITS.fullmatch(typed) else typed)
     except FamsimError:
         example = {Resource.DATA: "3GB", Resource.VOICE: "300min", Resource.SMS: "100"}[resource]
         result.errors[name] = text(

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
-from famsim.domain.errors import FamsimError
 from famsim.domain.money import Money
 from famsim.domain.units import HOME, Resource, Zone, parse_amount
 from famsim.entrypoints.web import forms, i18n
@@ -82,11 +81,6 @@ def test_values_are_trimmed_before_reading() -> None:
     assert form.money_cap_minor == 500
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forms.read records the cap error, then still builds Limit(quota, cap), "
-    "whose check raises InvalidAmount out of read() instead of the error by its field",
-)
 def test_a_cap_below_the_quota_is_an_error_of_the_cap_field() -> None:
     form = read(**{"quota-data-home": "2GB", "cap-data-home": "1GB", "money-cap": "x"})
     assert form.command is None
@@ -94,11 +88,6 @@ def test_a_cap_below_the_quota_is_an_error_of_the_cap_field() -> None:
     assert "cannot be below the quota" in form.errors["cap-data-home"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forms._amount reads str.isdigit() text with int(); '²' (and other "
-    "non-decimal digits) pass isdigit but int() raises ValueError out of read()",
-)
 @pytest.mark.parametrize("typed", ["²", "①"], ids=["superscript-two", "circled-one"])
 def test_a_digit_that_is_not_decimal_is_an_error_of_its_field(typed: str) -> None:
     form = read(**{"quota-data-home": typed})
@@ -330,11 +319,5 @@ def test_editable_texts(resource: Resource, units: int | None, text: str) -> Non
     assert editable(resource, units) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): format.editable(DATA, 0) gives '0', which parse_amount refuses "
-    "(unknown unit ''); only the web form's digits shortcut reads it back",
-    raises=FamsimError,
-)
 def test_no_data_reads_back_through_parse_amount() -> None:
     assert parse_amount(Resource.DATA, editable(Resource.DATA, 0)) == 0
