@@ -267,7 +267,7 @@ class SqlNumberPool:
             picked = self._pick(count - len(held), now)
             if not picked:
                 break
-            for e164 in sorted(picked):  # one order for everyone: no deadlocks
+            for e164 in sorted(picked):
                 if self._hold(e164, offer_id, now, now + hold):
                     held.append(e164)
             if len(held) == count:
@@ -297,7 +297,19 @@ class SqlNumberPool:
         return [row.msisdn for row in rows]
 
     def _hold(self, e164: str, offer_id: str, now: datetime, until: datetime) -> bool:
-        """Hold one number if it is still free (another offer may have taken it meanwhile)."""
+        """Hold one number if it is still free (another offer may have taken it meanwhile).
+
+        A number another transaction has locked is passed over, never waited for: offers
+        pick in rounds, so two of them could otherwise wait on each other's numbers
+        (PostgreSQL's deadlock detector aborting one). SQLite has one writer anyway.
+        """
+        free = self._connection.execute(
+            select(_NUMBERS.msisdn)
+            .where(_NUMBERS.msisdn == e164, _in_state(NumberState.FREE, now))
+            .with_for_update(skip_locked=True)
+        ).first()
+        if free is None:
+            return False
         done = self._connection.execute(
             update(t.msisdns)
             .where(_NUMBERS.msisdn == e164, _in_state(NumberState.FREE, now))
