@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml
 postgres:
 	bash scripts/ensure-postgres.sh
 
-# Command-line tools the tests drive: zbarimg (Debian's zbar-tools) decodes our QR codes.
+# Tools the tests drive: zbarimg (Debian's zbar-tools) decodes our QR codes; Debian's
+# chromium (with a CJK font) is the browser Playwright drives in tests/e2e/browser.
 tools:
 	bash scripts/ensure-tools.sh
 
@@ -40,8 +41,8 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The PostgreSQL and zbarimg tests fail rather than skip here: the gate must exercise both
-# databases and decode the QR codes.
+# The PostgreSQL, zbarimg and browser tests fail rather than skip here: the gate must
+# exercise both databases, decode the QR codes and drive a real browser.
 test: venv postgres tools lint
 	FAMSIM_REQUIRE_POSTGRES=1 FAMSIM_REQUIRE_TOOLS=1 $(BIN)/pytest $(PYTEST_ARGS)
 
