@@ -501,6 +501,13 @@ def test_the_owners_pages_open(shared: Web, tail: str) -> None:
     assert_page(shared.client("owner").get(path), 200)
 
 
+def test_the_order_form_offers_the_profile_types_in_stock(shared: Web) -> None:
+    """The demo stocks phone-5g and watch-lte eSIMs: both are offered, nothing else."""
+    answer = shared.client("owner").get(shared.url("/lines"))
+    profiles = element(answer.text, 'id="order-profile"')
+    assert re.findall(r"<option[^>]*>([^<]+)</option>", profiles) == ["phone-5g", "watch-lte"]
+
+
 def test_the_owner_sees_the_familys_audit_and_own_sign_ins(shared: Web) -> None:
     answer = shared.client("owner").get("/app/security")
     assert_page(answer, 200)

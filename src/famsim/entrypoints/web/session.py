@@ -50,6 +50,12 @@ async def required(request: Request) -> Principal:
     return found
 
 
+async def posting(request: Request) -> Principal:
+    """The signed-in visitor of a form post sent from this site's own pages."""
+    check_same_origin(request)
+    return await required(request)
+
+
 def check_same_origin(request: Request) -> None:
     """A form post from another site is refused (with SameSite=Strict, a second lock)."""
     origin = request.headers.get("origin")

@@ -5,11 +5,49 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from famsim.entrypoints.web import charts
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from famsim.domain.access import Principal
+from famsim.domain.plan import DeviceKind
+from famsim.entrypoints.web import charts, render
 from famsim.entrypoints.web.format import Formatter
 from famsim.entrypoints.web.render import Text, svg
+from famsim.service.esim import Device
 
 RESOURCE_NAMES = {"data": "Data", "voice": "Voice", "sms": "SMS"}
+DEVICE_KINDS = tuple(kind.value for kind in DeviceKind)
+
+
+def manages(viewer: Principal, family: dict[str, Any]) -> bool:
+    """Whether the visitor manages the family (its owner, or operator staff) — what to
+    offer on a page; the service layer checks again on every change."""
+    return viewer.is_staff or any(
+        m["id"] == viewer.member_id and m["role"] == "owner" for m in family["members"]
+    )
+
+
+def flash(request: Request, messages: dict[str, str]) -> str | None:
+    """The message for ``?done=<what>`` after a change redirected here."""
+    return messages.get(request.query_params.get("done", ""))
+
+
+def device(kind: str, eid: str, imei: str) -> Device:
+    """The device a form describes (the EID and IMEI are checked by the eSIM service)."""
+    chosen = DeviceKind(kind) if kind in DEVICE_KINDS else DeviceKind.PHONE
+    return Device(chosen, eid.strip() or None, imei.strip() or None)
+
+
+def family_page(
+    request: Request,
+    template: str,
+    family: dict[str, Any],
+    context: dict[str, Any],
+    status: int = 200,
+) -> HTMLResponse:
+    """A page about *family*, in its time zone."""
+    values = {"family": family, "family_id": family["id"]} | context
+    return render.page(request, template, values, status_code=status, time_zone=family["time_zone"])
 
 
 def drawing(family: dict[str, Any], text: Text, fmt: Formatter) -> dict[str, Any]:

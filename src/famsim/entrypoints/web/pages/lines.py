@@ -11,16 +11,15 @@ from starlette.responses import RedirectResponse, Response
 
 from famsim.domain.access import Principal
 from famsim.domain.errors import FamsimError, Forbidden
-from famsim.domain.plan import DeviceKind
+from famsim.domain.esim.stock import StockState
 from famsim.entrypoints.web import forms, render, session
+from famsim.entrypoints.web.pages.common import DEVICE_KINDS, device, family_page, flash, manages
 from famsim.service import inventory
-from famsim.service.esim import Device
 
 router = APIRouter(prefix="/app/families/{family_id}", include_in_schema=False)
 FamilyId = Annotated[str, Path(min_length=1, max_length=64)]
 MemberId = Annotated[str, Path(min_length=1, max_length=64)]
 IccidPath = Annotated[str, Path(min_length=18, max_length=22, pattern=r"^[0-9]+F?$")]
-DEVICE_KINDS = tuple(kind.value for kind in DeviceKind)
 
 
 @router.get("/lines")
@@ -34,29 +33,17 @@ def _lines_page(
 ) -> Response:
     svc = session.svc(request)
     family = svc.reads.family(viewer, family_id)
-    manages = viewer.is_staff or any(
-        m["id"] == viewer.member_id and m["role"] == "owner" for m in family["members"]
-    )
+    owner = manages(viewer, family)
+    text = render.text_of(request)
     context = {
-        "family": family,
-        "family_id": family_id,
         "section": "lines",
-        "manages": manages,
-        "profile_types": _profile_types(svc.famsim.uow) if manages else [],
+        "manages": owner,
+        "profile_types": _profile_types(svc.famsim.uow) if owner else [],
         "device_kinds": DEVICE_KINDS,
         "order": order,
-        "flash_text": _flash(request),
+        "flash_text": flash(request, {"switches": text("Hotspot and roaming saved.")}),
     }
-    return render.page(
-        request, "lines.html", context, status_code=status, time_zone=family["time_zone"]
-    )
-
-
-def _flash(request: Request) -> str | None:
-    text = render.text_of(request)
-    return {
-        "switches": text("Hotspot and roaming saved."),
-    }.get(request.query_params.get("done", ""))
+    return family_page(request, "lines.html", family, context, status)
 
 
 def _profile_types(uow: Any) -> list[str]:
@@ -65,7 +52,7 @@ def _profile_types(uow: Any) -> list[str]:
         {
             str(row["profile_type"])
             for row in inventory.sim_counts(uow)
-            if row["profile_type"] and row["state"] == "available" and row["sims"]
+            if row["profile_type"] and row["state"] == StockState.FREE.value and row["sims"]
         }
     )
 
@@ -81,8 +68,7 @@ async def order_line(
     imei: Annotated[str, Form(max_length=32)] = "",
     data_only: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     typed = {
         "member": member,
@@ -92,13 +78,12 @@ async def order_line(
         "imei": imei,
     }
     try:
-        kind = DeviceKind(device_kind) if device_kind in DEVICE_KINDS else DeviceKind.PHONE
         ordered = await run_in_threadpool(
             lambda: svc.esim.order_line(
                 viewer,
                 family_id,
                 member,
-                device=Device(kind, eid.strip() or None, imei.strip() or None),
+                device=device(device_kind, eid, imei),
                 profile_type=profile_type,
                 msisdn=None,
                 offer_id=None,
@@ -153,9 +138,9 @@ def _subscription(svc: Any, viewer: Principal, family_id: str, iccid: str) -> di
     family = svc.reads.family(viewer, family_id)
     for member in family["members"]:
         for line in member.get("lines", []):
-            for device in line["devices"]:
-                if device["iccid"] == iccid:
-                    return {"line": line | {"member": member["name"]}, "device": device}
+            for sim in line["devices"]:
+                if sim["iccid"] == iccid:
+                    return {"line": line | {"member": member["name"]}, "device": sim}
     raise Forbidden("this SIM is not on a line you may see")
 
 
@@ -209,18 +194,16 @@ async def change_device(
     eid: Annotated[str, Form(max_length=64)],
     imei: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     typed = {"device_kind": device_kind, "profile_type": profile_type, "eid": eid, "imei": imei}
     try:
-        kind = DeviceKind(device_kind) if device_kind in DEVICE_KINDS else DeviceKind.PHONE
         ordered = await run_in_threadpool(
             lambda: svc.esim.change_device(
                 viewer,
                 family_id,
                 iccid,
-                device=Device(kind, eid.strip() or None, imei.strip() or None),
+                device=device(device_kind, eid, imei),
                 profile_type=profile_type,
             )
         )
@@ -243,8 +226,7 @@ async def switches(
     roaming: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """The hotspot quota and the roaming switch, the rest of the allocation unchanged."""
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     editing = await run_in_threadpool(svc.writes.allocation, viewer, family_id, member_id)
     values = forms.values_of(editing["allocation"], editing["pools"])

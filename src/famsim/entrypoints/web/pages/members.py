@@ -12,7 +12,7 @@ from famsim.domain.access import Principal
 from famsim.domain.errors import FamsimError, Forbidden
 from famsim.domain.members import Role
 from famsim.entrypoints.web import forms, render, session
-from famsim.entrypoints.web.pages.common import drawing
+from famsim.entrypoints.web.pages.common import drawing, family_page, flash, manages
 
 router = APIRouter(prefix="/app/families/{family_id}", include_in_schema=False)
 FamilyId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -34,35 +34,25 @@ def _members_page(
 ) -> Response:
     svc = session.svc(request)
     family = svc.reads.family(viewer, family_id)
-    owner = not viewer.is_staff and any(
-        m["id"] == viewer.member_id and m["role"] == "owner" for m in family["members"]
-    )
     me = next((m for m in family["members"] if m["id"] == viewer.member_id), None)
     invitations = svc.invitations.invitations(viewer) if me and me["role"] != "child" else []
     shared_with = set(svc.invitations.consents(viewer)) if me and me["role"] != "child" else set()
+    text = render.text_of(request)
+    done = {
+        "allocation": text("Allocation saved."),
+        "invited": text("Invitation sent: the code went to the address you gave."),
+        "shared": text("Sharing updated."),
+    }
     context = {
-        "family": family,
-        "family_id": family_id,
         "section": "members",
-        "manages": owner or viewer.is_staff,
+        "manages": manages(viewer, family),
         "me": me,
         "invitations": invitations,
         "shared_with": shared_with,
         "invite": invite,
-        "flash_text": _flash(request),
+        "flash_text": flash(request, done),
     }
-    return render.page(
-        request, "members.html", context, status_code=status, time_zone=family["time_zone"]
-    )
-
-
-def _flash(request: Request) -> str | None:
-    text = render.text_of(request)
-    return {
-        "allocation": text("Allocation saved."),
-        "invited": text("Invitation sent: the code went to the address you gave."),
-        "shared": text("Sharing updated."),
-    }.get(request.query_params.get("done", ""))
+    return family_page(request, "members.html", family, context, status)
 
 
 @router.get("/members/{member_id}")
@@ -92,8 +82,7 @@ async def allocation_page(request: Request, family_id: FamilyId, member_id: Memb
 
 @router.post("/members/{member_id}/allocation")
 async def save_allocation(request: Request, family_id: FamilyId, member_id: MemberId) -> Response:
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     editing = await run_in_threadpool(svc.writes.allocation, viewer, family_id, member_id)
     posted = await request.form()
@@ -150,8 +139,7 @@ async def invite(
     address: Annotated[str, Form(max_length=254)],
     guardian: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     typed = {"name": name, "role": role, "channel": channel, "address": address}
     try:
@@ -183,8 +171,7 @@ async def sharing(
     share: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """An adult lets another member see its detail, or stops."""
-    viewer = await session.required(request)
-    session.check_same_origin(request)
+    viewer = await session.posting(request)
     svc = session.svc(request)
     if viewer.family_id != family_id:
         raise Forbidden("only members of the family share with each other")
