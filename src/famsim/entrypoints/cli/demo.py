@@ -61,9 +61,9 @@ def demo(
         typer.Option(
             min=0.0,
             max=MAX_SPEED,
-            help="Simulated seconds per real second (60: an hour a minute); 0: no traffic.",
+            help="Simulated seconds per real second (120: an hour in 30 s); 0: no traffic.",
         ),
-    ] = 60.0,
+    ] = 120.0,
     seed: Annotated[int, typer.Option(help="The traffic simulator's seed.")] = 1,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the web UI after setting up.")
