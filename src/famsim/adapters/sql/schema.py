@@ -572,3 +572,72 @@ webhook_deliveries = Table(
     Column("last_status", Integer, nullable=True),
     Column("last_error", String(200), nullable=True),
 )
+
+# Billing: invoices (one per family and cycle, never changed), their lines and the
+# members' shares, credit notes against them, the per-year document sequences, and each
+# family's split policy. Amounts in minor units of the invoice's currency.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("number", String(20), primary_key=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("split_rule", String(16), nullable=False),
+    Column("tax_basis_points", Integer, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("member_names", JSON, nullable=False),
+    UniqueConstraint("family_id", "cycle_number", name="uq_invoices_family_cycle"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("invoice_number", String(20), ForeignKey("invoices.number"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("member_id", ID, nullable=True),
+    Column("minor", BigInteger, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+invoice_shares = Table(
+    "invoice_shares",
+    metadata,
+    Column("invoice_number", String(20), ForeignKey("invoices.number"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("member_id", ID, nullable=False),
+    Column("minor", BigInteger, nullable=False),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("number", String(20), primary_key=True),
+    Column("invoice_number", String(20), ForeignKey("invoices.number"), nullable=False, index=True),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("minor", BigInteger, nullable=False),
+    Column("shares", JSON, nullable=False),
+)
+
+document_sequences = Table(
+    "document_sequences",
+    metadata,
+    Column("prefix", String(8), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+split_policies = Table(
+    "split_policies",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), primary_key=True),
+    Column("rule", String(16), nullable=False),
+    Column("custom", JSON, nullable=True),
+)
