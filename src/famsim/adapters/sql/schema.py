@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -591,7 +592,7 @@ invoices = Table(
     Column("tax_basis_points", Integer, nullable=False),
     Column("total_minor", BigInteger, nullable=False),
     Column("member_names", JSON, nullable=False),
-    UniqueConstraint("family_id", "cycle_number", name="uq_invoices_family_cycle"),
+    UniqueConstraint("family_id", "cycle_number"),  # uq_invoices_family_id: one a cycle
 )
 
 invoice_lines = Table(
