@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from famsim.adapters.memory_accounts import AccountTables, MemoryAccountRegistries
+from famsim.adapters.memory_billing import BillingTables, MemoryBilling
 from famsim.adapters.memory_outbox import MemoryOutbox
 from famsim.adapters.memory_people import MemoryPeople, PeopleTables
 from famsim.adapters.memory_webhooks import MemoryWebhooks, WebhookTables
@@ -91,6 +92,7 @@ class MemoryStore:
     es2_received: set[tuple[str, str]] = field(default_factory=set)
     account_tables: AccountTables = field(default_factory=AccountTables)
     people: PeopleTables = field(default_factory=PeopleTables)  # invitations, KYC, consents
+    billing: BillingTables = field(default_factory=BillingTables)
     # (table, key) -> the unit of work that changed the row and has not ended: a row lock
     claims: dict[tuple[str, str], object] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -301,6 +303,7 @@ class MemoryUnitOfWork:
         self.invitations = self._people.invitations
         self.kyc = self._people.kyc
         self.consents = self._people.consents
+        self.billing = MemoryBilling(self._store.billing, self._store.lock)
 
     def _check_registries(self, added: set[FamilyId]) -> None:
         """Refuse the commit before anything is written: audit and outbox events name real
@@ -318,6 +321,7 @@ class MemoryUnitOfWork:
                 )
         self._accounts.check()
         self._people.check()
+        self.billing.check()
 
     def _commit_registries(self) -> None:
         self._store.sims.update(self.sims.pending)
@@ -329,6 +333,7 @@ class MemoryUnitOfWork:
         self.webhooks.commit()
         self._accounts.commit()
         self._people.apply()
+        self.billing.apply()
         self._claims.release()
         self._fresh_registries()
 

@@ -16,6 +16,8 @@ from typing import Any, Protocol, Self
 
 from famsim.domain.accounts import Account, ApiKey, LoginSession, SessionKind
 from famsim.domain.audit import AuditEvent
+from famsim.domain.billing.invoice import CreditNote, Invoice
+from famsim.domain.billing.split import SplitPolicy
 from famsim.domain.charging.ledger import FamilyLedger, UsageRecord
 from famsim.domain.charging.thresholds import ThresholdCrossed
 from famsim.domain.errors import Conflict, FamsimError, NotFound
@@ -467,6 +469,31 @@ class WebhookRepository(Protocol):
         ...
 
 
+class BillingRepository(Protocol):
+    """Invoices, credit notes, document numbers and each family's split policy.
+
+    An invoice is added once per family and cycle and never changed; adding a second for
+    the same cycle, or a number already used, fails the commit (:class:`Conflict`).
+    """
+
+    def invoice(self, family_id: str, cycle_number: int) -> Invoice | None: ...
+    def invoice_by_number(self, number: str) -> Invoice | None: ...
+    def invoices(self, family_id: str) -> list[Invoice]:
+        """The family's invoices, oldest cycle first."""
+        ...
+
+    def add_invoice(self, invoice: Invoice) -> None: ...
+    def next_sequence(self, prefix: str, year: int) -> int:
+        """The next number of a document kind in a year (1, 2, ...), taken for this unit
+        of work: a rolled-back unit of work gives its number back."""
+        ...
+
+    def credit_notes(self, invoice_number: str) -> list[CreditNote]: ...
+    def add_credit_note(self, note: CreditNote) -> None: ...
+    def split_policy(self, family_id: str) -> SplitPolicy: ...
+    def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def plans(self) -> PlanRepository: ...
@@ -506,6 +533,9 @@ class UnitOfWork(Protocol):
 
     @property
     def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def billing(self) -> BillingRepository: ...
 
     @property
     def kyc(self) -> KycRepository: ...

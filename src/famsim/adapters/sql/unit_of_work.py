@@ -13,6 +13,7 @@ from famsim.adapters.sql.accounts import (
     SqlApiKeyRepository,
     SqlSessionRepository,
 )
+from famsim.adapters.sql.billing import SqlBilling
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
 from famsim.adapters.sql.outbox import SqlOutbox
 from famsim.adapters.sql.people import SqlConsents, SqlInvitations, SqlKyc
@@ -90,6 +91,7 @@ class SqlUnitOfWork:
         self.invitations = SqlInvitations(self._connection)
         self.kyc = SqlKyc(self._connection)
         self.consents = SqlConsents(self._connection)
+        self.billing = SqlBilling(self._connection)
 
     def __exit__(
         self,
@@ -115,6 +117,7 @@ class SqlUnitOfWork:
             self.consents.flush()
             self.audit.flush()  # after the families: an event may name one added just now
             self.outbox.flush()  # likewise
+            self.billing.flush()  # invoices name families (and an invoice is its cycle's)
             self._connection.commit()
         except IntegrityError as exc:
             self.rollback()
