@@ -26,6 +26,7 @@ from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
 from famsim.service.accounts import AccountService
+from famsim.service.billing import BillingService
 from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
 from famsim.service.invitations import InvitationService
@@ -265,6 +266,11 @@ class App:
             LogNotifier(self.uow),
             self.wall,
         )
+
+    def billing(self) -> BillingService:
+        """Cycle closing, invoices, credit notes and split policies; cycles close on the
+        network's clock (``now``), like the usage they rate."""
+        return BillingService(self.uow, self.now, tax_basis_points=self.settings.tax_basis_points)
 
     def new_data_key(self, key_id: str | None = None) -> str:
         """A fresh ``id:base64`` entry to put first in FAMSIM_DATA_KEYS (or first in the

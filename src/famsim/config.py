@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
 
     login_lockout_minutes: int = 15
     """How long a locked account stays locked (a good sign-in after it resets the count)."""
+
+    tax_basis_points: int = Field(default=0, ge=0, le=10_000)
+    """Tax added to each invoice, in basis points of its subtotal (2000: 20 % VAT; 0: none,
+    as in Hong Kong). Rounded half up to the minor unit, once per invoice."""
 
     @property
     def effective_database_url(self) -> str:

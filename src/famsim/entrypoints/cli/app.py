@@ -21,6 +21,7 @@ from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.units import Resource, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.accounts import account_app, apikey_app
+from famsim.entrypoints.cli.billing import billing_app
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.demo import demo
 from famsim.entrypoints.cli.esim import esim_app
@@ -50,6 +51,7 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(family_app, name="family")
 app.add_typer(member_app, name="member")
 app.add_typer(line_app, name="line")
+app.add_typer(billing_app, name="billing")
 
 
 @app.command()

@@ -1,0 +1,228 @@
+"""``famsim billing``: close cycles into invoices, read them, credit them, set the split.
+
+Closing is idempotent: run ``famsim billing close`` from cron as often as you like; a
+cycle is invoiced once, the first time it is due (its end date has come in the family's
+time zone), and the next cycle opens in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from famsim.domain.billing.split import BASIS_POINTS, SplitPolicy, SplitRule
+from famsim.domain.errors import InvalidInput
+from famsim.domain.money import Money
+from famsim.entrypoints.cli import render
+from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
+from famsim.service.billing import invoice_summary
+
+billing_app = typer.Typer(
+    help="Billing: close cycles into invoices, invoices, credit notes, bill splitting.",
+    no_args_is_help=True,
+)
+
+
+def _instant(text: str | None) -> datetime | None:
+    """``2026-12-01`` (the start of that day, UTC) or a full ISO time with a zone."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--at {text!r}: expected a date (2026-12-01) or an ISO time") from None
+    if len(text) <= 10:
+        parsed = datetime.combine(parsed.date(), time(), UTC)
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"--at {text!r}: give a time zone (e.g. +08:00 or Z)")
+    return parsed
+
+
+@billing_app.command("close")
+def close(
+    family: Annotated[
+        str | None, typer.Option("--family", help="Only this family (id or exact name).")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Close as of this date or time (default: now).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Invoice every cycle that has ended (idempotent: a closed cycle is never re-rated)."""
+    when = _instant(at)
+    with opened() as famsim:
+        billing = famsim.billing()
+        if family is None:
+            issued = billing.close_due(when)
+        else:
+            issued = billing.close(family_id_of(famsim, family), when)
+    summaries = [invoice_summary(i) for i in issued]
+    if json_out:
+        render.print_json(summaries)
+        return
+    if not summaries:
+        render.console.print("no cycle was due: nothing invoiced")
+        return
+    _invoices_table(summaries)
+
+
+@billing_app.command("invoices")
+def invoices(family: FamilyArg, json_out: JsonOption = False) -> None:
+    """The family's invoices, oldest first."""
+    with opened() as famsim:
+        found = famsim.billing().invoices(family_id_of(famsim, family))
+    summaries = [invoice_summary(i) for i in found]
+    if json_out:
+        render.print_json(summaries)
+    elif summaries:
+        _invoices_table(summaries)
+    else:
+        render.console.print("no invoices yet")
+
+
+@billing_app.command("show")
+def show(
+    number: Annotated[str, typer.Argument(help="The invoice number, e.g. INV-2026-000001.")],
+    json_out: JsonOption = False,
+) -> None:
+    """One invoice: its lines, the members' shares and any credit notes."""
+    with opened() as famsim:
+        invoice, notes = famsim.billing().invoice(number)
+    data = invoice_summary(invoice) | {
+        "credit_notes": [
+            {
+                "number": n.number,
+                "minor": n.minor,
+                "reason": n.reason,
+                "issued_at": n.issued_at.isoformat(),
+            }
+            for n in notes
+        ]
+    }
+    if json_out:
+        render.print_json(data)
+        return
+    currency = data["currency"]
+    period = data["period"]
+    table = Table(title=f"{number}: cycle {data['cycle']}, {period['start']} to {period['end']}")
+    for column in ("item", "member", "amount"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for line in data["lines"]:
+        table.add_row(_item(line), line["member"] or "family", _money(line["minor"], currency))
+    table.add_row("total", "", _money(data["total_minor"], currency))
+    render.console.print(table)
+    shares = Table(title=f"shares ({data['split']})")
+    shares.add_column("member")
+    shares.add_column("pays", justify="right")
+    for share in data["shares"]:
+        shares.add_row(share["member"], _money(share["minor"], currency))
+    render.console.print(shares)
+    for note in data["credit_notes"]:
+        render.console.print(
+            f"credit note {note['number']}: -{_money(note['minor'], currency)} ({note['reason']})"
+        )
+
+
+@billing_app.command("credit")
+def credit(
+    number: Annotated[str, typer.Argument(help="The invoice to correct.")],
+    amount: Annotated[str, typer.Argument(help="What to credit, in the invoice's currency: 12.50")],
+    reason: Annotated[str, typer.Option(help="Why (kept on the credit note).")],
+) -> None:
+    """Issue a credit note against an invoice (a closed cycle is never re-rated)."""
+    with opened() as famsim:
+        billing = famsim.billing()
+        invoice, _ = billing.invoice(number)
+        minor = Money.parse(amount, invoice.currency).minor
+        note = billing.credit(number, minor, reason)
+    render.console.print(
+        f"credit note {note.number}: {_money(note.minor, invoice.currency)} against {number}"
+    )
+
+
+@billing_app.command("split")
+def set_split(
+    family: FamilyArg,
+    rule: Annotated[SplitRule, typer.Argument(help="owner_pays, equal, by_usage or custom.")],
+    share: Annotated[
+        list[str] | None,
+        typer.Option(help="For custom: MEMBER=PERCENT, repeated (they must add up to 100)."),
+    ] = None,
+) -> None:
+    """How the family shares its bill from the next invoice on."""
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
+        custom = (
+            _custom_shares(famsim, family_id, share or []) if rule is SplitRule.CUSTOM else None
+        )
+        if share and rule is not SplitRule.CUSTOM:
+            raise InvalidInput("--share is only for a custom split")
+        famsim.billing().set_split_policy(family_id, SplitPolicy(rule, custom))
+    render.console.print(f"bill split: {rule.value}")
+
+
+def _custom_shares(famsim: Any, family_id: str, shares: list[str]) -> dict[str, int]:
+    from famsim.service import views
+
+    members = {
+        m["name"].casefold(): m["id"]
+        for m in views.family_detail(famsim.uow(), family_id)["members"]
+    }
+    points: dict[str, int] = {}
+    for item in shares:
+        name, _, percent = item.rpartition("=")
+        member = members.get(name.strip().casefold())
+        if member is None:
+            raise InvalidInput(f"--share {item!r}: no member called {name.strip()!r}")
+        found = _PERCENT.fullmatch(percent.strip())
+        if found is None:
+            raise InvalidInput(f"--share {item!r}: a percentage like 33.34")
+        points[member] = int(found[1]) * 100 + int((found[2] or "").ljust(2, "0"))
+    if sum(points.values()) != BASIS_POINTS:
+        raise InvalidInput(
+            f"--share: the percentages add up to {sum(points.values()) / 100:g}, not 100"
+        )
+    return points
+
+
+_PERCENT = re.compile(r"([0-9]{1,3})(?:\.([0-9]{1,2}))?")
+
+
+def _item(line: dict[str, Any]) -> str:
+    detail = line["detail"]
+    kind = line["kind"]
+    if kind == "line_fee":
+        days = (
+            ""
+            if detail["days"] == detail["of_days"]
+            else f", {detail['days']}/{detail['of_days']} days"
+        )
+        return f"line {detail['msisdn']} ({detail['device']}{days})"
+    if kind in ("overage", "roaming"):
+        return f"{kind} {detail['resource']} {detail['zone']}"
+    if kind == "tax":
+        return f"tax {int(detail['basis_points']) / 100:g} %"
+    return str(kind).replace("_", " ")
+
+
+def _money(minor: int, currency: str) -> str:
+    return str(Money(minor, currency))
+
+
+def _invoices_table(summaries: list[dict[str, Any]]) -> None:
+    table = Table()
+    for column in ("invoice", "family", "cycle", "period", "total"):
+        table.add_column(column, justify="right" if column == "total" else "left")
+    for s in summaries:
+        table.add_row(
+            s["number"],
+            s["family_id"],
+            str(s["cycle"]),
+            f"{s['period']['start']} .. {s['period']['end']}",
+            _money(s["total_minor"], s["currency"]),
+        )
+    render.console.print(table)

@@ -1,0 +1,257 @@
+"""Closing billing cycles into invoices; credit notes; each family's split policy.
+
+Closing a cycle is one transaction per family and cycle: the family is locked, its
+cycle rated (``famsim.domain.billing.rating``), the invoice numbered and stored with its
+members' shares, the next cycle opened (pools reset, on the plan now in force), an
+audit entry and an ``invoice.issued`` event written - all or nothing. So closing is
+idempotent (a closed cycle is no longer due; its invoice exists) and resumable after a
+crash (a cycle whose transaction did not commit is simply still due). A family behind
+by several cycles gets one invoice per cycle, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from famsim.domain.audit import AuditEvent
+from famsim.domain.billing.invoice import (
+    CREDIT_NOTE_PREFIX,
+    INVOICE_PREFIX,
+    CreditNote,
+    Invoice,
+    document_number,
+    issue_credit_note,
+    issue_invoice,
+)
+from famsim.domain.billing.rating import CycleFacts, OverageUse, rate
+from famsim.domain.billing.split import SplitPolicy
+from famsim.domain.errors import NotFound
+from famsim.domain.family import Family
+from famsim.domain.plan import Plan
+from famsim.service.billing_facts import billable_sims
+from famsim.service.ports import UnitOfWork
+
+MAX_CYCLES_AT_ONCE = 24
+"""A family behind by more cycles than this is closed in several runs (each commits)."""
+
+
+class InvoiceNotFound(NotFound):
+    pass
+
+
+class BillingService:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        now: Callable[[], datetime],
+        *,
+        tax_basis_points: int = 0,
+    ) -> None:
+        self._uow = uow
+        self._now = now
+        self._tax = tax_basis_points
+
+    # ------------------------------------------------------------------ closing
+    def close_due(
+        self, at: datetime | None = None, *, actor: str = "famsim:billing"
+    ) -> list[Invoice]:
+        """Close every family's cycles that ended by *at* (default: now)."""
+        with self._uow() as uow:
+            families = [s.id for s in uow.families.summaries()]
+        issued: list[Invoice] = []
+        for family_id in families:
+            issued.extend(self.close(family_id, at, actor=actor))
+        return issued
+
+    def close(
+        self, family_id: str, at: datetime | None = None, *, actor: str = "famsim:billing"
+    ) -> list[Invoice]:
+        """Close the family's cycles that ended by *at*; the invoices issued (none if no
+        cycle was due: closing twice issues nothing the second time)."""
+        when = at or self._now()
+        issued = []
+        for _ in range(MAX_CYCLES_AT_ONCE):
+            invoice = self._close_one(family_id, when, actor)
+            if invoice is None:
+                break
+            issued.append(invoice)
+        return issued
+
+    def _close_one(self, family_id: str, at: datetime, actor: str) -> Invoice | None:
+        with self._uow() as uow:
+            family = uow.families.get(family_id, for_update=True)
+            if family.cycle.end > _local_date(at, family.time_zone):
+                return None
+            plan = uow.plans.get(family.cycle.plan_code)
+            invoice = uow.billing.invoice(family.id, family.cycle.number)
+            if invoice is None:  # (always, unless a store was edited by hand)
+                invoice = self._invoice(uow, family, plan, at)
+                uow.billing.add_invoice(invoice)
+            closed = family.cycle.number
+            family.start_next_cycle(uow.plans.get(family.pending_plan_code or family.plan_code))
+            uow.audit.record(
+                AuditEvent(
+                    at,
+                    family.id,
+                    actor,
+                    "invoice.issued",
+                    invoice.number,
+                    {"cycle": closed, "total_minor": invoice.total, "currency": invoice.currency},
+                )
+            )
+            uow.outbox.add(family.id, "invoice.issued", invoice_summary(invoice), at)
+            uow.commit()
+        return invoice
+
+    def _invoice(self, uow: UnitOfWork, family: Family, plan: Plan, at: datetime) -> Invoice:
+        cycle = family.cycle
+        ledger = uow.ledgers.get(family.id, cycle.number, plan)
+        members = [
+            m
+            for m in family.members.values()
+            if m.joined_on < cycle.end and (m.removed_on is None or m.removed_on >= cycle.start)
+        ]
+        overage = [
+            OverageUse(member_id, resource, zone, counter.used)
+            for member_id, member in ledger.members.items()
+            for (resource, zone), counter in member.overage.items()
+            if counter.used
+        ]
+        facts = CycleFacts(
+            family_id=family.id,
+            cycle_number=cycle.number,
+            start=cycle.start,
+            end=cycle.end,
+            plan=plan,
+            members=[m.id for m in members],
+            sims=billable_sims(family, cycle.start, cycle.end),
+            overage=overage,
+            member_caps={m.id: family.allocation(m.id).money_cap for m in members},
+            family_cap=family.money_cap,
+            tax_basis_points=self._tax,
+        )
+        year = at.year
+        number = document_number(
+            INVOICE_PREFIX, year, uow.billing.next_sequence(INVOICE_PREFIX, year)
+        )
+        return issue_invoice(
+            number,
+            facts,
+            rate(facts),
+            owner_id=family.owner_id,
+            policy=uow.billing.split_policy(family.id),
+            issued_at=at,
+            member_names={m.id: m.name for m in members},
+        )
+
+    # ----------------------------------------------------------------- reading
+    def invoices(self, family_id: str) -> list[Invoice]:
+        with self._uow() as uow:
+            uow.families.get(family_id)  # NotFound for an unknown family
+            return uow.billing.invoices(family_id)
+
+    def invoice(self, number: str) -> tuple[Invoice, list[CreditNote]]:
+        with self._uow() as uow:
+            found = uow.billing.invoice_by_number(number)
+            if found is None:
+                raise InvoiceNotFound(f"no invoice {number!r}")
+            return found, uow.billing.credit_notes(number)
+
+    # ------------------------------------------------------------------ changes
+    def credit(
+        self, number: str, minor: int, reason: str, *, actor: str = "operator"
+    ) -> CreditNote:
+        """A credit note against an issued invoice (the correction of a closed cycle)."""
+        at = self._now()
+        with self._uow() as uow:
+            invoice = uow.billing.invoice_by_number(number)
+            if invoice is None:
+                raise InvoiceNotFound(f"no invoice {number!r}")
+            uow.families.get(invoice.family_id, for_update=True)  # one credit at a time
+            sequence = uow.billing.next_sequence(CREDIT_NOTE_PREFIX, at.year)
+            note = issue_credit_note(
+                document_number(CREDIT_NOTE_PREFIX, at.year, sequence),
+                invoice,
+                minor,
+                reason,
+                at,
+                uow.billing.credit_notes(number),
+            )
+            uow.billing.add_credit_note(note)
+            uow.audit.record(
+                AuditEvent(
+                    at,
+                    invoice.family_id,
+                    actor,
+                    "credit_note.issued",
+                    note.number,
+                    {"invoice": number, "minor": minor, "reason": note.reason},
+                )
+            )
+            uow.commit()
+        return note
+
+    def split_policy(self, family_id: str) -> SplitPolicy:
+        with self._uow() as uow:
+            uow.families.get(family_id)
+            return uow.billing.split_policy(family_id)
+
+    def set_split_policy(
+        self, family_id: str, policy: SplitPolicy, *, actor: str = "operator"
+    ) -> None:
+        """How the family shares its next invoices (issued ones keep their shares)."""
+        with self._uow() as uow:
+            family = uow.families.get(family_id, for_update=True)
+            unknown = sorted(set(policy.custom or {}) - set(family.members))
+            if unknown:
+                raise NotFound(f"custom shares name members not in the family: {unknown}")
+            uow.billing.set_split_policy(family.id, policy)
+            detail = {"rule": policy.rule.value} | {
+                f"share:{m}": p for m, p in (policy.custom or {}).items()
+            }
+            uow.audit.record(
+                AuditEvent(self._now(), family.id, actor, "split_policy.set", family.id, detail)
+            )
+            uow.commit()
+
+
+def invoice_summary(invoice: Invoice) -> dict[str, Any]:
+    """The invoice as JSON-ready data: totals, lines and shares, minor units."""
+    return {
+        "number": invoice.number,
+        "family_id": invoice.family_id,
+        "cycle": invoice.cycle_number,
+        "period": {
+            "start": invoice.period_start.isoformat(),
+            "end": invoice.period_end.isoformat(),
+        },
+        "plan": invoice.plan_code,
+        "currency": invoice.currency,
+        "issued_at": invoice.issued_at.isoformat(),
+        "subtotal_minor": invoice.subtotal,
+        "tax_minor": invoice.tax,
+        "total_minor": invoice.total,
+        "tax_basis_points": invoice.tax_basis_points,
+        "split": invoice.split_rule.value,
+        "shares": [
+            {"member_id": m, "member": invoice.member_names.get(m, m), "minor": v}
+            for m, v in invoice.shares
+        ],
+        "lines": [
+            {
+                "kind": line.kind.value,
+                "member_id": line.member_id,
+                "member": invoice.member_names.get(line.member_id or "", None),
+                "minor": line.minor,
+                "detail": dict(line.detail),
+            }
+            for line in invoice.lines
+        ],
+    }
+
+
+def _local_date(at: datetime, time_zone: str) -> date:
+    return at.astimezone(ZoneInfo(time_zone)).date()
