@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     """Tax added to each invoice, in basis points of its subtotal (2000: 20 % VAT; 0: none,
     as in Hong Kong). Rounded half up to the minor unit, once per invoice."""
 
+    billing_every_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    """How often a serving famsim closes the billing cycles that have ended."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -31,6 +31,7 @@ from famsim.domain.billing.split import SplitPolicy
 from famsim.domain.errors import NotFound
 from famsim.domain.family import Family
 from famsim.domain.plan import Plan
+from famsim.service.background import Repeater
 from famsim.service.billing_facts import billable_sims
 from famsim.service.ports import UnitOfWork
 
@@ -146,6 +147,15 @@ class BillingService:
             issued_at=at,
             member_names={m.id: m.name for m in members},
         )
+
+    def scheduled(self, every_s: float) -> Repeater:
+        """A background closer for a server: every *every_s* seconds it closes the
+        cycles that have ended (start it, and stop it with the server)."""
+
+        def one_pass() -> None:
+            self.close_due()
+
+        return Repeater("famsim-billing", one_pass, self._now, every_s)
 
     # ----------------------------------------------------------------- reading
     def invoices(self, family_id: str) -> list[Invoice]:

@@ -215,7 +215,12 @@ def _serve(
             f"Serving on http://{host}:{port}/ (ready in {time.monotonic() - began:.1f} s)"
             " - Ctrl-C stops"
         )
-        uvicorn.run(api, host=host, port=port, log_level="warning")
+        closer = famsim.billing().scheduled(60.0)  # the fast clock ends cycles sooner
+        closer.start()
+        try:
+            uvicorn.run(api, host=host, port=port, log_level="warning")
+        finally:
+            closer.stop()
     finally:
         stop.set()
         famsim.close()

@@ -26,9 +26,12 @@ def serve(
             f"famsim API on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json) - Ctrl-C stops"
         )
         webhooks.start()
+        closer = famsim.billing().scheduled(famsim.settings.billing_every_minutes * 60.0)
+        closer.start()  # cycles close into invoices while the server runs
         try:
             app = create_api(famsim, webhooks_service=webhooks, charging_process=True)
             tune_gc_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
+            closer.stop()
             webhooks.stop()
