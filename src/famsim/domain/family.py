@@ -21,7 +21,7 @@ from famsim.domain.lines import Line, LineStatus, Subscription, SubscriptionStat
 from famsim.domain.members import Member, MemberStatus, Role, clean_name
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
-from famsim.domain.safety import check_time_zone
+from famsim.domain.safety import check_time_zone, zone_info
 from famsim.domain.units import Resource, Zone, format_amount
 
 MEMBER_REMOVED = "member removed"
@@ -85,7 +85,7 @@ class Family:
     """A family on a plan. Build new ones with :meth:`create`; the constructor restores.
 
     ``time_zone`` (IANA) is where the family lives: members' quiet hours are wall-clock
-    times there.
+    times there, and the days its SIMs enter and leave service are its local dates.
     """
 
     id: FamilyId
@@ -149,6 +149,12 @@ class Family:
     @property
     def owner(self) -> Member:
         return self.members[self.owner_id]
+
+    def local_date(self, at: datetime) -> date:
+        """The family's calendar day at the instant *at* (a naive time is taken as is)."""
+        if at.tzinfo is None:
+            return at.date()
+        return at.astimezone(zone_info(self.time_zone)).date()
 
     @property
     def active_members(self) -> list[Member]:
@@ -319,9 +325,11 @@ class Family:
         primary: Subscription,
         data_only: bool,
         next_plan: Plan | None = None,
+        today: date | None = None,
     ) -> Line:
         """Give a member a new number with its primary subscription (see add_member on
-        ``next_plan``)."""
+        ``next_plan``). A SIM already on its device (a physical card, a SIM added by hand)
+        is in service from ``today``; an ordered eSIM from the day it is installed."""
         plans = self._plans_in_force(plan, next_plan)
         member = self.active_member(member_id)
         for limits in plans:
@@ -336,10 +344,14 @@ class Family:
             raise RuleViolation("a new line needs a primary subscription")
         line = Line(LineId(new_id()), msisdn, member.id, data_only, subscriptions=[primary])
         self.lines[line.id] = line
+        self._in_service_if_on_device(primary, today)
         return line
 
-    def add_companion(self, line_id: str, companion: Subscription) -> Subscription:
-        """A watch or tablet joins a line: its own SIM identity, the line's number and quota."""
+    def add_companion(
+        self, line_id: str, companion: Subscription, today: date | None = None
+    ) -> Subscription:
+        """A watch or tablet joins a line: its own SIM identity, the line's number and quota
+        (in service from ``today`` if already on its device, as in add_line)."""
         line = self._open_line(line_id)
         self.active_member(line.member_id)
         if companion.primary:
@@ -350,7 +362,18 @@ class Family:
             )
         self._check_new_subscription(companion)
         line.subscriptions.append(companion)
+        self._in_service_if_on_device(companion, today)
         return companion
+
+    def _in_service_if_on_device(self, sub: Subscription, today: date | None) -> None:
+        """A new SIM that is already on its device is in service from ``today`` (without
+        one, from the day of its last state change, if known)."""
+        if not reached_device(sub.state):
+            return
+        if today is None and sub.state_changed_at is not None:
+            today = self.local_date(sub.state_changed_at)
+        if today is not None:
+            sub.enter_service(today)
 
     def _check_new_subscription(self, sub: Subscription) -> None:
         for other in self.subscriptions():
@@ -397,10 +420,11 @@ class Family:
 
     def close_line(self, line_id: str, today: date, at: datetime) -> Line:
         """End a line for good: every device's subscription is deleted, the number is free
-        to go back to the operator's pool (after its quarantine), the records stay."""
+        to go back to the operator's pool (after its quarantine), the records stay.
+        ``today`` is the line's last day: its SIMs are out of service from it."""
         line = self._open_line(line_id)
         for sub in line.live_subscriptions:
-            _move(sub, SubscriptionState.DELETED, at)
+            _move(sub, SubscriptionState.DELETED, at, today)
         line.status = LineStatus.CLOSED
         line.closed_on = today
         return line
@@ -462,7 +486,7 @@ class Family:
         sub.matching_id = matching_id
         sub.confirmation_code = confirmation_code
         sub.order_expires_at = expires_at
-        _move(sub, SubscriptionState.RELEASED, at)
+        _move(sub, SubscriptionState.RELEASED, at, self.local_date(at))
         return sub
 
     def report(self, iccid: Iccid, reported: SubscriptionState, at: datetime) -> Progress:
@@ -471,20 +495,26 @@ class Family:
         A replacement that reaches the device retires the SIM it replaces and takes its
         place; one that fails, or is cancelled, before that leaves the old SIM in service;
         a new line whose first SIM fails is closed (its number was never reachable).
+
+        A SIM enters service on the family's local day (of *at*) it is first installed
+        (or reported enabled or disabled, steps missed); downloaded is not enough, the
+        profile may still fail to install. It leaves service the day it is deleted; a
+        retired SIM on the day its replacement enters service.
         """
         line, sub = self.subscription_of_iccid(iccid)
         before = sub.state
         after = next_state(before, reported)
         if after is None:
             return Progress(sub, before, None)
-        _move(sub, after, at)
+        day = self.local_date(at)
+        _move(sub, after, at, day)
         if sub.replaces is not None:
             _, old = self.subscription(sub.replaces)
             if reached_device(after):
                 sub.replaces = None
                 sub.primary, old.primary = old.primary, False
                 if old.state.is_live:
-                    _move(old, SubscriptionState.DELETED, at)
+                    _move(old, SubscriptionState.DELETED, at, day)
                 return Progress(sub, before, after, retired=old)
             if not after.is_live:
                 return Progress(sub, before, after, kept=old)
@@ -492,7 +522,7 @@ class Family:
         first_device_failed = sub.primary and not after.is_live and not reached_device(before)
         if first_device_failed and not line.is_closed and not line.live_subscriptions:
             line.status = LineStatus.CLOSED
-            line.closed_on = at.date()
+            line.closed_on = day
             return Progress(sub, before, after, closed_line=line)
         return Progress(sub, before, after)
 
@@ -634,9 +664,15 @@ def _check_allocation(member: Member, allocation: Allocation, plan: Plan) -> Non
         _check_money(allocation.money_cap, plan, f"money cap of {member.name!r}")
 
 
-def _move(sub: Subscription, state: SubscriptionState, at: datetime) -> None:
+def _move(sub: Subscription, state: SubscriptionState, at: datetime, day: date) -> None:
+    """Move *sub* to *state* at the instant *at*, the family's day *day*: on a device it
+    is in service (from its first such day), deleted or failed it is not any more."""
     sub.state = state
     sub.state_changed_at = at
+    if reached_device(state):
+        sub.enter_service(day)
+    elif not state.is_live:
+        sub.leave_service(day)
     if not state.is_pending:  # the order is over: its code and deadline are history
         sub.order_expires_at = None
         sub.confirmation_code = None

@@ -65,6 +65,11 @@ class Subscription:
     activation code, the confirmation code (kept only until the profile is downloaded, so
     it can be shown again meanwhile) and when the order expires. ``replaces`` names the
     subscription a device change will retire once this one is installed.
+
+    ``in_service_on`` is the first day the SIM was in service (a line fee is due for it
+    from then), ``out_of_service_on`` the day it stopped (exclusive: the last day in
+    service is the day before). The family sets both (see Family.report); a SIM never on
+    a device has neither, and a suspended line's SIMs are still in service.
     """
 
     id: SubscriptionId
@@ -82,12 +87,33 @@ class Subscription:
     confirmation_code: str | None = None
     order_expires_at: datetime | None = None
     replaces: SubscriptionId | None = None
+    in_service_on: date | None = None
+    out_of_service_on: date | None = None
 
     def __post_init__(self) -> None:
         if self.sim_type is SimType.PHYSICAL and self.eid is not None:
             raise InvalidInput(
                 f"subscription {self.iccid}: a physical SIM has no EID (only an eSIM does)"
             )
+
+    def enter_service(self, day: date) -> None:
+        """The SIM is on a device from *day* on; only its first day counts (a profile
+        enabled after being installed, or switched off and on, stays in service)."""
+        if self.in_service_on is None and self.out_of_service_on is None:
+            self.in_service_on = day
+
+    def leave_service(self, day: date) -> None:
+        """The SIM stopped on *day* (deleted, or its line closed), if it was ever in
+        service; a day before it entered (clocks disagreeing) counts as that day."""
+        if self.in_service_on is not None and self.out_of_service_on is None:
+            self.out_of_service_on = max(day, self.in_service_on)
+
+    def in_service_during(self, start: date, end: date) -> bool:
+        """Whether the SIM was in service on at least one day of [start, end)."""
+        if self.in_service_on is None:
+            return False
+        until = end if self.out_of_service_on is None else min(self.out_of_service_on, end)
+        return max(self.in_service_on, start) < until
 
 
 @dataclass(slots=True)

@@ -137,6 +137,7 @@ class EsimService:
                 next_plan=(
                     uow.plans.get(family.pending_plan_code) if family.pending_plan_code else None
                 ),
+                today=family.local_date(now),
             )
             self._audit(uow, family, actor, "line.ordered", sub, line, now)
             uow.commit()
@@ -164,7 +165,7 @@ class EsimService:
             sub = self._take_sim(
                 uow, profile_type, physical_iccid, checked, device.kind, now, primary=False
             )
-            family.add_companion(line.id, sub)
+            family.add_companion(line.id, sub, family.local_date(now))
             self._audit(uow, family, actor, "companion.ordered", sub, line, now)
             uow.commit()
         return self._provision(family.id, line, sub, code, actor)
@@ -415,7 +416,7 @@ class EsimService:
             line = family.line_by_msisdn(Msisdn.parse(msisdn))
             live = line.live_subscriptions
             pending = [sub.iccid for sub in live if sub.state.is_pending]
-            family.close_line(line.id, now.date(), now)
+            family.close_line(line.id, family.local_date(now), now)
             for sub in live:
                 _retire(uow, sub, now)
             back = uow.numbers.release(line.msisdn, now)

@@ -109,6 +109,7 @@ def add_line(cmd: c.AddLine, uow: UnitOfWork, clock: Clock) -> LineId:
             primary=subscription,
             data_only=cmd.data_only,
             next_plan=_next_plan(uow, family),
+            today=clock.today(),
         )
         uow.commit()
         return line.id
@@ -120,7 +121,7 @@ def add_companion(cmd: c.AddCompanion, uow: UnitOfWork, clock: Clock) -> Subscri
     with uow:
         family = uow.families.get(cmd.family_id, for_update=True)
         _check_free_elsewhere(uow, family, subscription, None)
-        family.add_companion(family.line_by_msisdn(msisdn).id, subscription)
+        family.add_companion(family.line_by_msisdn(msisdn).id, subscription, clock.today())
         uow.commit()
         return subscription.id
 

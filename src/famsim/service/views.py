@@ -6,7 +6,7 @@ entrypoint renders the same facts, as a table for people or as JSON for scripts.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from famsim.domain.allocation import Allocation
@@ -153,6 +153,8 @@ def family_view(
                     "profile_type": sub.profile_type,
                     "order_expires_at": _time(sub.order_expires_at),
                     "replaces": sub.replaces,
+                    "in_service_on": _day(sub.in_service_on),
+                    "out_of_service_on": _day(sub.out_of_service_on),
                 }
                 for sub in line.subscriptions
             ],
@@ -210,6 +212,10 @@ def esim_history(uow: UnitOfWork, family_id: str, iccid: str | None = None) -> l
 
 
 def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 

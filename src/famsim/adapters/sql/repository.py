@@ -210,6 +210,8 @@ class SqlFamilyRepository:
                     confirmation_code=s["confirmation_code"],
                     order_expires_at=s["order_expires_at"],
                     replaces=SubscriptionId(s["replaces_id"]) if s["replaces_id"] else None,
+                    in_service_on=s["in_service_on"],
+                    out_of_service_on=s["out_of_service_on"],
                 )
             )
         limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
@@ -455,6 +457,8 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "confirmation_code": s.confirmation_code,
                 "order_expires_at": s.order_expires_at,
                 "replaces_id": s.replaces,
+                "in_service_on": s.in_service_on,
+                "out_of_service_on": s.out_of_service_on,
             }
             for line in family.lines.values()
             for position, s in enumerate(line.subscriptions)

@@ -164,6 +164,9 @@ subscriptions = Table(
     Column("confirmation_code", String(16), nullable=True),
     Column("order_expires_at", UtcDateTime(), nullable=True),
     Column("replaces_id", ID, nullable=True),
+    # The family's local days the SIM entered and left service (line fees; 0012).
+    Column("in_service_on", Date, nullable=True),
+    Column("out_of_service_on", Date, nullable=True),
 )
 
 allocations = Table(
