@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +238,129 @@ def test_0010_copies_lines_keeping_every_reference_and_makes_numbers_reusable(
     with app.uow() as uow:
         assert uow.families.get(family.id).line_by_msisdn(number).primary.iccid == again.iccid
         assert uow.families.owner_of_msisdn(number) == family.id
+
+
+def test_0012_gives_existing_sims_their_service_dates_and_goes_back(
+    app: App, clock: Any, sample_plans: list[Plan]
+) -> None:
+    """Upgrading a 0011 database: SIMs on a device are in service since the family was
+    created; deleted ones left service on their line's closing day, or on the family's
+    day they were deleted before it (a device change); pending and failed orders get
+    neither. Going back to 0011 drops the two columns and nothing else."""
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(sample_plans)))
+    hk = next(p for p in sample_plans if p.code == "hk-family-5g-100")
+    created = clock.today()
+    family = Family.create(name="Ho", plan=hk, owner_name="Ho Wing", today=created)
+    assert family.time_zone == "Asia/Hong_Kong"
+    serial = iter(range(1, 100))
+
+    def sim(
+        state: SubscriptionState,
+        device: DeviceKind = DeviceKind.PHONE,
+        *,
+        primary: bool = False,
+        sim_type: SimType = SimType.ESIM,
+    ) -> Subscription:
+        n = next(serial)
+        return Subscription(
+            SubscriptionId(new_id()),
+            Iccid.from_body(f"898520000556{n:06d}"),
+            Imsi.parse(f"45400556{n:07d}"),
+            sim_type,
+            device,
+            primary=primary,
+            state=state,
+            state_changed_at=datetime(2026, 2, 1, tzinfo=UTC),
+        )
+
+    def utc(day: int, hour: int) -> datetime:
+        return datetime(2026, 2, day, hour, tzinfo=UTC)
+
+    st = SubscriptionState
+    owner = family.owner_id
+    # An open line: a card, an installed watch, a disabled tablet, a pending order, a watch
+    # deleted at 18:00 UTC on Feb 7 (02:00 on Feb 8 in Hong Kong), a failed order.
+    phone = sim(st.ENABLED, primary=True, sim_type=SimType.PHYSICAL)
+    line = family.add_line(
+        hk, member_id=owner, msisdn=Msisdn.parse("+85291255601"), primary=phone, data_only=False
+    )
+    watch = sim(st.INSTALLED, DeviceKind.WATCH)
+    tablet = sim(st.DISABLED, DeviceKind.TABLET)
+    pending = sim(st.RELEASED, DeviceKind.OTHER)
+    deleted = sim(st.ENABLED, DeviceKind.WATCH)
+    failed = sim(st.ORDERED, DeviceKind.TABLET)
+    for companion in (watch, tablet, pending, deleted, failed):
+        family.add_companion(line.id, companion)
+    family.report(deleted.iccid, st.DELETED, utc(7, 18))
+    family.report(failed.iccid, st.ERROR, utc(3, 1))
+    # A line whose card a device change retired at 20:00 UTC on Feb 5 (Feb 6 in Hong
+    # Kong), then closed on Feb 10; another closed with no time of deletion known.
+    old = sim(st.ENABLED, primary=True, sim_type=SimType.PHYSICAL)
+    changed = family.add_line(
+        hk, member_id=owner, msisdn=Msisdn.parse("+85291255602"), primary=old, data_only=False
+    )
+    new = sim(st.ORDERED)
+    new.replaces = old.id
+    family.start_device_change(old.id, new)
+    family.report(new.iccid, st.INSTALLED, utc(5, 20))
+    family.close_line(changed.id, date(2026, 2, 10), utc(10, 3))
+    unknown = sim(st.ENABLED, primary=True, sim_type=SimType.PHYSICAL)
+    closed = family.add_line(
+        hk, member_id=owner, msisdn=Msisdn.parse("+85291255603"), primary=unknown, data_only=False
+    )
+    family.close_line(closed.id, date(2026, 2, 12), utc(12, 3))
+    # A new line whose first eSIM failed: closed, never in service.
+    first = sim(st.ORDERED, primary=True)
+    never = family.add_line(
+        hk, member_id=owner, msisdn=Msisdn.parse("+85291255604"), primary=first, data_only=False
+    )
+    family.report(first.iccid, st.ERROR, utc(4, 3))
+    assert family.line(never.id).is_closed
+    with app.uow() as uow:
+        uow.families.add(family)
+        uow.commit()
+
+    _run(app.engine, "downgrade", "0011")
+    columns = {c["name"] for c in inspect(app.engine).get_columns("subscriptions")}
+    assert not columns & {"in_service_on", "out_of_service_on"}
+    with app.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE subscriptions SET state_changed_at = NULL WHERE iccid = :iccid"),
+            {"iccid": unknown.iccid.digits},
+        )
+    _run(app.engine, "upgrade", "0012")
+
+    with app.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT iccid, in_service_on, out_of_service_on FROM subscriptions")
+        ).all()
+    found = {
+        iccid: tuple(None if d is None else date.fromisoformat(str(d)) for d in days)
+        for iccid, *days in rows
+    }
+
+    def feb(day: int) -> date:
+        return date(2026, 2, day)
+
+    assert found == {
+        phone.iccid.digits: (created, None),
+        watch.iccid.digits: (created, None),
+        tablet.iccid.digits: (created, None),
+        pending.iccid.digits: (None, None),
+        deleted.iccid.digits: (None, feb(8)),
+        failed.iccid.digits: (None, None),
+        old.iccid.digits: (None, feb(6)),
+        new.iccid.digits: (None, feb(10)),
+        unknown.iccid.digits: (None, feb(12)),
+        first.iccid.digits: (None, None),
+    }
+
+    _run(app.engine, "downgrade", "0011")
+    _run(app.engine, "upgrade", "head")
+    assert _differences(app.engine) == []
+    with app.uow() as uow:
+        loaded = uow.families.get(family.id)
+    assert loaded.line(line.id).primary.in_service_on == created
+    _, reloaded = loaded.subscription_of_iccid(new.iccid)
+    assert (reloaded.in_service_on, reloaded.out_of_service_on) == (None, feb(10))

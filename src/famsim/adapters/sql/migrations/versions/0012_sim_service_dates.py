@@ -5,10 +5,11 @@ Revises: 0011
 Create Date: 2026-11-22 11:30:00
 
 Existing SIMs get what can be known of them: one on a device (installed, enabled or
-disabled) is taken to be in service since its family was created; a deleted one left
-service on the family's local day of its last state change, or, when that is unknown,
-on its line's closing day. Orders that never reached a device, and failed ones, have
-neither date.
+disabled) is taken to be in service since its family was created. A deleted one left
+service on its line's closing day if it was deleted when the line closed (or when it is
+not known when it was deleted), else on the family's local day it was deleted (a device
+change retired it); a deleted SIM has no first day (it may never have been on a device).
+Orders still pending, and failed ones (never on a device), have neither date.
 """
 
 from __future__ import annotations
@@ -81,9 +82,8 @@ def _fill_dates(connection: sa.Connection) -> None:
         in_service = row["created_on"] if row["state"] in ON_DEVICE else None
         out_of_service = None
         if row["state"] == "deleted":
-            changed = row["state_changed_at"]
-            out_of_service = (
-                _local_day(changed, row["time_zone"]) if changed is not None else row["closed_on"]
+            out_of_service = _deleted_on(
+                row["state_changed_at"], row["closed_on"], row["time_zone"]
             )
         if in_service is not None or out_of_service is not None:
             changes.append({"sid": row["id"], "in_on": in_service, "out_on": out_of_service})
@@ -96,15 +96,30 @@ def _fill_dates(connection: sa.Connection) -> None:
         )
 
 
-def _local_day(value: Any, time_zone: str | None) -> date | None:
-    """The family's calendar day at *value* (stored in UTC; SQLite hands it back naive)."""
-    if isinstance(value, str):  # a driver that does not parse the column
+def _deleted_on(changed: Any, closed_on: date | None, time_zone: str | None) -> date | None:
+    """The day a deleted SIM left service. Lines were closed on the UTC day (``closed_on``)
+    and their SIMs deleted at that instant: a SIM deleted on or after that UTC day went
+    with its line; one deleted before, by a device change, on its own (local) day."""
+    at = _utc(changed)
+    if closed_on is not None and (at is None or at.date() >= closed_on):
+        return closed_on
+    if at is None:
+        return None
+    return at.astimezone(_zone(time_zone)).date()
+
+
+def _utc(value: Any) -> datetime | None:
+    """An instant stored in UTC, aware (SQLite hands it back naive, or as text)."""
+    if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
         return None
     at: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _zone(time_zone: str | None) -> ZoneInfo:
     try:
-        zone = ZoneInfo(time_zone or "UTC")
+        return ZoneInfo(time_zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return at.astimezone(zone).date()
+        return ZoneInfo("UTC")
