@@ -55,6 +55,10 @@ class BillingService:
         self._now = now
         self._tax = tax_basis_points
 
+    @property
+    def tax_basis_points(self) -> int:
+        return self._tax
+
     # ------------------------------------------------------------------ closing
     def close_due(
         self, at: datetime | None = None, *, actor: str = "famsim:billing"

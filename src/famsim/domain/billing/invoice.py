@@ -16,6 +16,7 @@ from datetime import date, datetime
 from famsim.domain.billing.rating import Charge, ChargeKind, CycleFacts, RatedCycle
 from famsim.domain.billing.split import SplitPolicy, SplitRule, apportion, split
 from famsim.domain.errors import InvalidAmount, InvalidInput
+from famsim.domain.money import Money
 
 INVOICE_PREFIX = "INV"
 CREDIT_NOTE_PREFIX = "CN"
@@ -125,9 +126,8 @@ def issue_credit_note(
         raise InvalidAmount("a credit note credits a positive amount")
     left = invoice.total - sum(note.minor for note in earlier)
     if minor > left:
-        raise InvalidAmount(
-            f"invoice {invoice.number} has {left} minor units left to credit, not {minor}"
-        )
+        owed, asked = Money(left, invoice.currency), Money(minor, invoice.currency)
+        raise InvalidAmount(f"invoice {invoice.number} has {owed} left to credit, not {asked}")
     members = [member for member, _ in invoice.shares]
     parts = apportion(minor, [max(0, share) for _, share in invoice.shares])
     return CreditNote(

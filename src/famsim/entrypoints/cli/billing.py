@@ -165,6 +165,44 @@ def set_split(
     render.console.print(f"bill split: {rule.value}")
 
 
+@billing_app.command("advise")
+def advise(
+    family: FamilyArg,
+    cycles: Annotated[int, typer.Option(min=1, max=24, help="Past cycles to weigh.")] = 3,
+    json_out: JsonOption = False,
+) -> None:
+    """The cheapest plan in the catalog for the family's past cycles, and the saving."""
+    from famsim.service.plan_advice import plan_advice
+
+    with opened() as famsim:
+        found = plan_advice(
+            famsim.uow, family_id_of(famsim, family), cycles, famsim.settings.tax_basis_points
+        )
+    if json_out:
+        render.print_json(found)
+        return
+    currency = found["family"]["currency"]
+    table = Table(title=f"plans for {found['basis']} ({len(found['cycles'])} cycle(s))")
+    table.add_column("plan")
+    table.add_column("would have cost", justify="right")
+    for plan in found["plans"]:
+        mark = " (current)" if plan["code"] == found["current_plan"] else ""
+        table.add_row(plan["code"] + mark, _money(plan["total_minor"], currency))
+    for refused in found["refused"]:
+        table.add_row(refused["code"], f"cannot carry it: {refused['reason']}")
+    render.console.print(table)
+    advised = found["advised"]
+    if found["change"] and advised is not None:
+        saving = found["saving_minor"]
+        render.console.print(
+            f"advice: move to {advised['code']}, saving {_money(saving['total'], currency)}"
+            f" ({_money(saving['per_cycle'], currency)} a cycle)",
+            soft_wrap=True,
+        )
+    else:
+        render.console.print(f"advice: stay on {found['current_plan']} ({found['reason']})")
+
+
 def _custom_shares(famsim: Any, family_id: str, shares: list[str]) -> dict[str, int]:
     from famsim.service import views
 

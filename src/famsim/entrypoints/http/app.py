@@ -17,6 +17,7 @@ from famsim.entrypoints.http import problems
 from famsim.entrypoints.http.charging_process import ChargingProcess
 from famsim.entrypoints.http.deps import Services
 from famsim.entrypoints.http.routes import (
+    billing,
     charging,
     families,
     lines,
@@ -27,6 +28,7 @@ from famsim.entrypoints.http.routes import (
 )
 from famsim.entrypoints.web import app as web
 from famsim.service.access import FamilyReads, FamilyWrites
+from famsim.service.billing_access import GuardedBilling
 from famsim.service.charging import ChargingAnswer, ChargingRequest
 from famsim.service.esim_access import GuardedEsim
 from famsim.service.figures import ChargingFigures
@@ -76,8 +78,9 @@ def create_api(
         invitations=famsim.invitations(),
         webhooks=webhooks_service,
         committer=committer,
+        billing=GuardedBilling(famsim.uow, famsim.billing()),
     )
-    for module in (sessions, plans, families, people, lines, charging, webhooks):
+    for module in (sessions, plans, families, people, lines, charging, webhooks, billing):
         app.include_router(module.router)
     web.install(app)
     return app

@@ -36,6 +36,7 @@ class Services:
     invitations: Any
     webhooks: Any
     committer: Any
+    billing: Any = None
     keys: KeyCache = field(default_factory=lambda: KeyCache())
 
 

@@ -1,0 +1,94 @@
+"""Invoices, the bill's split, credit notes and closing cycles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from famsim.domain.billing.split import SplitPolicy, SplitRule
+from famsim.entrypoints.http.deps import Caller, Svc
+from famsim.entrypoints.http.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1", tags=["billing"], responses=PROBLEM_RESPONSES)
+
+FamilyId = Annotated[str, Path(min_length=1, max_length=64, description="The family's id.")]
+Number = Annotated[
+    str, Path(min_length=1, max_length=20, pattern=r"^[A-Z]{2,3}-[0-9]{4}-[0-9]{6}$")
+]
+MAX_MINOR = 10**15
+
+
+class SplitIn(BaseModel):
+    rule: SplitRule
+    custom: dict[str, int] | None = Field(
+        default=None,
+        max_length=16,
+        description="For rule 'custom': member id -> basis points (10,000 is the whole bill).",
+    )
+
+
+class CreditIn(BaseModel):
+    minor: int = Field(gt=0, le=MAX_MINOR, description="What to credit, in minor units.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CloseIn(BaseModel):
+    family_id: str | None = Field(default=None, min_length=1, max_length=64)
+    at: AwareDatetime | None = Field(default=None, description="Close as of (default: now).")
+
+
+@router.get("/families/{family_id}/invoices", summary="The family's invoices (members: their part)")
+def invoices(family_id: FamilyId, caller: Caller, svc: Svc) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = svc.billing.invoices(caller, family_id)
+    return found
+
+
+@router.get("/families/{family_id}/invoices/{number}", summary="One invoice and its credit notes")
+def invoice(family_id: FamilyId, number: Number, caller: Caller, svc: Svc) -> dict[str, Any]:
+    found: dict[str, Any] = svc.billing.invoice(caller, family_id, number)
+    return found
+
+
+@router.get(
+    "/families/{family_id}/plan-advice",
+    summary="The cheapest plan for the family's past cycles, and the saving (the owner)",
+)
+def get_plan_advice(
+    family_id: FamilyId,
+    caller: Caller,
+    svc: Svc,
+    cycles: Annotated[int, Query(ge=1, le=24, description="Past cycles to weigh.")] = 3,
+) -> dict[str, Any]:
+    found: dict[str, Any] = svc.billing.plan_advice(caller, family_id, cycles)
+    return found
+
+
+@router.put(
+    "/families/{family_id}/split",
+    status_code=204,
+    response_class=Response,
+    summary="How the family shares its next invoices (the owner)",
+)
+def put_split(family_id: FamilyId, body: SplitIn, caller: Caller, svc: Svc) -> Response:
+    svc.billing.set_split(caller, family_id, SplitPolicy(body.rule, body.custom))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/invoices/{number}/credit-notes",
+    status_code=201,
+    summary="Credit an issued invoice (operator; a closed cycle is never re-rated)",
+)
+def post_credit(number: Number, body: CreditIn, caller: Caller, svc: Svc) -> dict[str, Any]:
+    found: dict[str, Any] = svc.billing.credit(caller, number, body.minor, body.reason)
+    return found
+
+
+@router.post("/billing/close", summary="Close the cycles that have ended (operator; idempotent)")
+def post_close(body: CloseIn, caller: Caller, svc: Svc) -> list[dict[str, Any]]:
+    at: datetime | None = body.at
+    found: list[dict[str, Any]] = svc.billing.close(caller, body.family_id, at)
+    return found
