@@ -646,14 +646,40 @@ def test_an_adult_sees_her_wards_detail(shared: Web) -> None:
     assert "data-usage" in answer.text
 
 
-@pytest.mark.parametrize(
-    "tail", ["/members/{child}/allocation", "/members/{adult}/allocation", "/bill"]
-)
-def test_an_adult_may_not_edit_allocations_nor_read_the_bill(shared: Web, tail: str) -> None:
+@pytest.mark.parametrize("tail", ["/members/{child}/allocation", "/members/{adult}/allocation"])
+def test_an_adult_may_not_edit_allocations(shared: Web, tail: str) -> None:
     path = shared.url(tail.format(child=shared.ids[CHILD], adult=shared.ids[ADULT]))
     answer = shared.client("adult").get(path)
     assert_page(answer, 403)
     assert "HK$" not in answer.text
+
+
+def test_an_adult_sees_no_estimate_only_her_part_of_invoices(shared: Web) -> None:
+    answer = shared.client("adult").get(shared.url("/bill"))
+    assert_page(answer, 200)
+    assert "data-bill-item" not in answer.text  # the cycle so far is the owner's
+    assert "No invoices yet." in answer.text
+
+
+def test_closed_cycles_show_as_invoices_each_member_its_part(fresh: Web) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    billing = fresh.app.billing()
+    [first, *_] = billing.close(fresh.family_id, datetime.now(UTC) + timedelta(days=40))
+    owner = fresh.client("owner").get(fresh.url("/bill"))
+    assert_page(owner, 200)
+    assert f'data-invoice="{first.number}"' in owner.text
+    page = fresh.client("owner").get(fresh.url(f"/invoices/{first.number}"))
+    assert_page(page, 200)
+    assert page.text.count("data-line-kind=") == len(first.lines)
+    assert Formatter("en").money(first.total, "HKD") in page.text
+    adult = fresh.client("adult").get(fresh.url(f"/invoices/{first.number}"))
+    assert_page(adult, 200)
+    own = [line for line in first.lines if line.member_id == fresh.ids[ADULT]]
+    assert adult.text.count("data-line-kind=") == len(own)
+    assert adult.text.count("data-share=") == 1
+    missing = fresh.client("owner").get(fresh.url("/invoices/INV-2026-999999"))
+    assert_page(missing, 404)
 
 
 def test_an_adult_sees_her_sign_ins_but_not_the_familys_audit(shared: Web) -> None:

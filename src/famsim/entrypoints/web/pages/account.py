@@ -19,11 +19,41 @@ AUDIT_ROWS = 100
 
 @router.get("/families/{family_id}/bill")
 async def bill(request: Request, family_id: FamilyId) -> Response:
+    """The owner: this cycle so far and every invoice; another member: its own part of
+    each invoice (its lines and its share)."""
     viewer = await session.required(request)
-    dashboard = request.app.state.dashboard
-    found = await run_in_threadpool(dashboard.bill, viewer, family_id)
-    context = {"bill": found, "family_id": family_id, "section": "bill"}
-    return render.page(request, "bill.html", context)
+    found = await run_in_threadpool(_bill, request, viewer, family_id)
+    return render.page(request, "bill.html", found)
+
+
+def _bill(request: Request, viewer: Principal, family_id: str) -> dict[str, Any]:
+    svc = session.svc(request)
+    invoices = svc.billing.invoices(viewer, family_id)
+    try:
+        estimate = request.app.state.dashboard.bill(viewer, family_id)
+    except Forbidden:
+        estimate = None  # the cycle so far is the owner's to read
+    return {
+        "bill": estimate,
+        "invoices": list(reversed(invoices)),
+        "family_id": family_id,
+        "section": "bill",
+    }
+
+
+@router.get("/families/{family_id}/invoices/{number}")
+async def invoice(
+    request: Request,
+    family_id: FamilyId,
+    number: Annotated[
+        str, Path(min_length=1, max_length=20, pattern=r"^[A-Z]{2,3}-[0-9]{4}-[0-9]{6}$")
+    ],
+) -> Response:
+    """One invoice as a page (printable): lines by member, totals, shares, credits."""
+    viewer = await session.required(request)
+    found = await run_in_threadpool(session.svc(request).billing.invoice, viewer, family_id, number)
+    context = {"invoice": found, "family_id": family_id, "section": "bill"}
+    return render.page(request, "invoice.html", context)
 
 
 @router.get("/security")
