@@ -5,6 +5,7 @@
 #   chromium        (chromium)        the real browser the web UI's tests drive with Playwright
 #                                     (Playwright's own browser download is not used);
 #   Noto Sans CJK   (fonts-noto-cjk)  so Chinese text renders in the browser tests' screenshots.
+#   DejaVu Sans     (fonts-dejavu-core) the font invoice PDFs embed for Latin and Cyrillic.
 # Idempotent and quick when everything is there: it installs only what is missing, first with
 # the package lists it has, and only if that fails refreshes them (apt-get update) and retries.
 set -euo pipefail
@@ -33,6 +34,7 @@ missing=()
 has_command zbarimg || missing+=(zbar-tools)
 has_command chromium || missing+=(chromium)
 has_package fonts-noto-cjk || missing+=(fonts-noto-cjk)
+has_package fonts-dejavu-core || missing+=(fonts-dejavu-core)
 
 if ((${#missing[@]} > 0)); then
     AS_ROOT_PACKAGE="${missing[*]}"
@@ -53,6 +55,10 @@ if ((${#missing[@]} > 0)); then
             exit 1
         fi
     done
+    if ! has_package fonts-dejavu-core; then
+        echo "ensure-tools: installed ${missing[*]}, but fonts-dejavu-core is not installed" >&2
+        exit 1
+    fi
     if ! has_package fonts-noto-cjk; then
         echo "ensure-tools: installed ${missing[*]}, but fonts-noto-cjk is not installed" >&2
         exit 1
@@ -62,3 +68,4 @@ fi
 echo "ensure-tools: $(zbarimg --version 2>&1 | head -n 1 || true) at $(command -v zbarimg)"
 echo "ensure-tools: $(chromium --version 2>/dev/null | head -n 1 || true) at $(command -v chromium)"
 echo "ensure-tools: fonts-noto-cjk $(dpkg-query -W -f='${Version}' fonts-noto-cjk 2>/dev/null || true)"
+echo "ensure-tools: fonts-dejavu-core $(dpkg-query -W -f='${Version}' fonts-dejavu-core 2>/dev/null || true)"

@@ -8,6 +8,7 @@ one copy of it (``shared``), tests that change something get their own copy (``f
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import warnings
@@ -680,6 +681,16 @@ def test_closed_cycles_show_as_invoices_each_member_its_part(fresh: Web) -> None
     assert adult.text.count("data-share=") == 1
     missing = fresh.client("owner").get(fresh.url("/invoices/INV-2026-999999"))
     assert_page(missing, 404)
+
+    pdf = fresh.client("adult").get(fresh.url(f"/invoices/{first.number}/pdf"))
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    from pypdf import PdfReader
+
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert first.number in text
+    assert OWNER not in text  # her part only: not the owner's lines nor his share
 
 
 def test_an_adult_sees_her_sign_ins_but_not_the_familys_audit(shared: Web) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -88,10 +89,16 @@ def invoices(family: FamilyArg, json_out: JsonOption = False) -> None:
 def show(
     number: Annotated[str, typer.Argument(help="The invoice number, e.g. INV-2026-000001.")],
     json_out: JsonOption = False,
+    pdf: Annotated[Path | None, typer.Option(help="Also write the invoice as a PDF here.")] = None,
+    lang: Annotated[
+        str, typer.Option(help="The PDF's language: en, zh-Hans, zh-Hant-HK, ru.")
+    ] = "en",
 ) -> None:
     """One invoice: its lines, the members' shares and any credit notes."""
     with opened() as famsim:
         invoice, notes = famsim.billing().invoice(number)
+    if pdf is not None:
+        _write_pdf(invoice, notes, pdf, lang)
     data = invoice_summary(invoice) | {
         "credit_notes": [
             {
@@ -201,6 +208,26 @@ def advise(
         )
     else:
         render.console.print(f"advice: stay on {found['current_plan']} ({found['reason']})")
+
+
+def _write_pdf(invoice: Any, notes: list[Any], path: Path, lang: str) -> None:
+    from famsim.entrypoints.web import i18n
+    from famsim.entrypoints.web.format import Formatter
+    from famsim.entrypoints.web.invoice_pdf import invoice_pdf
+    from famsim.entrypoints.web.render import Text
+
+    language = i18n.by_tag(lang)
+    if language is None:
+        tags = ", ".join(known.tag for known in i18n.LANGUAGES)
+        raise InvalidInput(f"--lang {lang!r}: one of {tags}")
+    data = invoice_summary(invoice) | {
+        "credit_notes": [{"number": n.number, "reason": n.reason, "minor": n.minor} for n in notes]
+    }
+    try:
+        path.write_bytes(invoice_pdf(data, Text(language), Formatter(language.locale)))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    render.console.print(f"wrote {path}", soft_wrap=True)
 
 
 def _custom_shares(famsim: Any, family_id: str, shares: list[str]) -> dict[str, int]:

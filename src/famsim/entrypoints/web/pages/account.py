@@ -11,9 +11,14 @@ from starlette.responses import Response
 from famsim.domain.access import Principal
 from famsim.domain.errors import Forbidden
 from famsim.entrypoints.web import render, session
+from famsim.entrypoints.web.invoice_pdf import invoice_pdf
+from famsim.entrypoints.web.invoice_text import line_label
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 FamilyId = Annotated[str, Path(min_length=1, max_length=64)]
+InvoiceNumber = Annotated[
+    str, Path(min_length=1, max_length=20, pattern=r"^[A-Z]{2,3}-[0-9]{4}-[0-9]{6}$")
+]
 AUDIT_ROWS = 100
 
 
@@ -45,15 +50,38 @@ def _bill(request: Request, viewer: Principal, family_id: str) -> dict[str, Any]
 async def invoice(
     request: Request,
     family_id: FamilyId,
-    number: Annotated[
-        str, Path(min_length=1, max_length=20, pattern=r"^[A-Z]{2,3}-[0-9]{4}-[0-9]{6}$")
-    ],
+    number: InvoiceNumber,
 ) -> Response:
     """One invoice as a page (printable): lines by member, totals, shares, credits."""
     viewer = await session.required(request)
     found = await run_in_threadpool(session.svc(request).billing.invoice, viewer, family_id, number)
-    context = {"invoice": found, "family_id": family_id, "section": "bill"}
+    text, fmt = render.text_of(request), render.formatter_of(request)
+    context = {
+        "invoice": found,
+        "family_id": family_id,
+        "section": "bill",
+        "label": lambda line: line_label(line, text, fmt),
+    }
     return render.page(request, "invoice.html", context)
+
+
+@router.get("/families/{family_id}/invoices/{number}/pdf")
+async def invoice_pdf_download(
+    request: Request, family_id: FamilyId, number: InvoiceNumber
+) -> Response:
+    """The same invoice as a PDF, in the visitor's language."""
+    viewer = await session.required(request)
+    found = await run_in_threadpool(session.svc(request).billing.invoice, viewer, family_id, number)
+    text, fmt = render.text_of(request), render.formatter_of(request)
+    document = await run_in_threadpool(invoice_pdf, found, text, fmt)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{number}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/security")
