@@ -131,8 +131,22 @@ def test_a_month_closes_into_an_invoice_to_the_minor_unit(month, uow_factory) ->
         plan = uow.plans.get(found.plan_code)
         ledger = uow.ledgers.get(found.id, 2, plan)
         assert all(counter.used == 0 for counter in ledger.pools.values())
+        # Unused home data rolls over (the HK plan says so): 100 GB - 3 GB from the pool.
+        assert found.cycle.pools[(Resource.DATA, HOME)].total == 100 * GB + 97 * GB
+        assert found.cycle.pools[(Resource.DATA, CHINA)].total == 10 * GB  # roaming: no
+        assert found.cycle.plan_in_force(plan).allowance(Resource.DATA, HOME) == 197 * GB
         audit = [e.action for e in uow.audit.for_family(found.id, limit=50)]
         assert "invoice.issued" in audit
+    # and charging decides against the bigger pool at once
+    charging = ChargingService(uow_factory, now=lambda: datetime(2026, 12, 2, tzinfo=UTC))
+    big = ChargingRequest(
+        "ana-dec",
+        0,
+        RequestType.INITIAL,
+        "+85291239001",
+        (ServiceUse(Resource.DATA, requested=150 * GB),),
+    )
+    assert charging.handle(big).services[0].granted == 150 * GB
     stored, notes = billing.invoice("INV-2026-000001")
     assert stored == invoice
     assert notes == []

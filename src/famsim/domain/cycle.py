@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from famsim.domain.plan import Plan
@@ -36,6 +37,8 @@ class Pool:
     resource: Resource
     zone: Zone
     total: int | None
+    carried: int = 0
+    """Units the last cycle rolled over into this pool (part of ``total``)."""
 
 
 @dataclass(slots=True)
@@ -49,8 +52,34 @@ class Cycle:
     pools: dict[tuple[Resource, Zone], Pool] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, number: int, start: date, cycle_day: int, plan: Plan) -> Cycle:
-        """A fresh cycle with a pool for every (resource, zone) the plan covers."""
+    def open(
+        cls,
+        number: int,
+        start: date,
+        cycle_day: int,
+        plan: Plan,
+        carried: Mapping[tuple[Resource, Zone], int] | None = None,
+    ) -> Cycle:
+        """A fresh cycle with a pool for every (resource, zone) the plan covers; *carried*
+        units (the last cycle's unused rollover) are added to their pools."""
         keys = list(plan.allowances) + [k for k in plan.overage if k not in plan.allowances]
-        pools = {key: Pool(key[0], key[1], plan.allowance(*key)) for key in keys}
+        extra = dict(carried or {})
+        pools = {}
+        for key in keys:
+            total = plan.allowance(*key)
+            carry = extra.get(key, 0) if total is not None else 0
+            pools[key] = Pool(key[0], key[1], None if total is None else total + carry, carry)
         return cls(number, start, next_cycle_start(start, cycle_day), plan.code, pools)
+
+    def plan_in_force(self, plan: Plan) -> Plan:
+        """*plan* with what rolled over into this cycle added to its allowances: the plan
+        charging decides against (the catalog's plan as it is now, so a plan replaced
+        mid-cycle still applies at once)."""
+        grown: dict[tuple[Resource, Zone], int | None] = {}
+        for key, pool in self.pools.items():
+            allowance = plan.allowances.get(key)
+            if pool.carried and allowance is not None:
+                grown[key] = allowance + pool.carried
+        if not grown:
+            return plan
+        return replace(plan, allowances={**plan.allowances, **grown})

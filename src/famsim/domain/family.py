@@ -8,6 +8,7 @@ so the catalog stays the single source of plan facts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -608,14 +609,19 @@ class Family:
             _check_money(self.money_cap, new, "family money cap")
         self.pending_plan_code = new.code
 
-    def start_next_cycle(self, plan: Plan) -> Cycle:
-        """Open the next cycle on the plan now in force (the pending one, if any)."""
+    def start_next_cycle(
+        self, plan: Plan, carried: Mapping[tuple[Resource, Zone], int] | None = None
+    ) -> Cycle:
+        """Open the next cycle on the plan now in force (the pending one, if any), with
+        *carried* units of rollover added to its pools."""
         expected = self.pending_plan_code or self.plan_code
         if plan.code != expected:
             raise RuleViolation(f"the next cycle runs on plan {expected!r}, not {plan.code!r}")
         self.plan_code = plan.code
         self.pending_plan_code = None
-        self.cycle = Cycle.open(self.cycle.number + 1, self.cycle.end, self.cycle_day, plan)
+        self.cycle = Cycle.open(
+            self.cycle.number + 1, self.cycle.end, self.cycle_day, plan, carried
+        )
         return self.cycle
 
     def _plans_in_force(self, plan: Plan, next_plan: Plan | None) -> list[Plan]:

@@ -125,6 +125,9 @@ class Plan:
     max_lines: int = 10
     emergency_numbers: frozenset[str] = frozenset()
     time_zone: str = "UTC"
+    rollover: frozenset[Resource] = frozenset()
+    """Resources whose unused home pool carries into the next cycle (up to one cycle's
+    allowance, so carried units never pile up; an unlimited pool has nothing to carry)."""
 
     def __post_init__(self) -> None:
         try:

@@ -28,9 +28,11 @@ from famsim.domain.billing.invoice import (
 )
 from famsim.domain.billing.rating import CycleFacts, OverageUse, rate
 from famsim.domain.billing.split import SplitPolicy
+from famsim.domain.charging.ledger import FamilyLedger
 from famsim.domain.errors import NotFound
 from famsim.domain.family import Family
 from famsim.domain.plan import Plan
+from famsim.domain.units import HOME, Resource, Zone
 from famsim.service.background import Repeater
 from famsim.service.billing_facts import billable_sims
 from famsim.service.ports import UnitOfWork
@@ -91,29 +93,33 @@ class BillingService:
             if family.cycle.end > _local_date(at, family.time_zone):
                 return None
             plan = uow.plans.get(family.cycle.plan_code)
+            ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
             invoice = uow.billing.invoice(family.id, family.cycle.number)
             if invoice is None:  # (always, unless a store was edited by hand)
-                invoice = self._invoice(uow, family, plan, at)
+                invoice = self._invoice(uow, family, plan, ledger, at)
                 uow.billing.add_invoice(invoice)
             closed = family.cycle.number
-            family.start_next_cycle(uow.plans.get(family.pending_plan_code or family.plan_code))
+            carried = rollover(family, plan, ledger)
+            family.start_next_cycle(
+                uow.plans.get(family.pending_plan_code or family.plan_code), carried
+            )
+            detail: dict[str, str | int] = {
+                "cycle": closed,
+                "total_minor": invoice.total,
+                "currency": invoice.currency,
+            }
+            detail |= {f"rollover:{r.value}:{z}": units for (r, z), units in carried.items()}
             uow.audit.record(
-                AuditEvent(
-                    at,
-                    family.id,
-                    actor,
-                    "invoice.issued",
-                    invoice.number,
-                    {"cycle": closed, "total_minor": invoice.total, "currency": invoice.currency},
-                )
+                AuditEvent(at, family.id, actor, "invoice.issued", invoice.number, detail)
             )
             uow.outbox.add(family.id, "invoice.issued", invoice_summary(invoice), at)
             uow.commit()
         return invoice
 
-    def _invoice(self, uow: UnitOfWork, family: Family, plan: Plan, at: datetime) -> Invoice:
+    def _invoice(
+        self, uow: UnitOfWork, family: Family, plan: Plan, ledger: FamilyLedger, at: datetime
+    ) -> Invoice:
         cycle = family.cycle
-        ledger = uow.ledgers.get(family.id, cycle.number, plan)
         members = [
             m
             for m in family.members.values()
@@ -265,6 +271,25 @@ def invoice_summary(invoice: Invoice) -> dict[str, Any]:
             for line in invoice.lines
         ],
     }
+
+
+def rollover(family: Family, plan: Plan, ledger: FamilyLedger) -> dict[tuple[Resource, Zone], int]:
+    """What carries into the next cycle: for each resource the closing plan rolls over,
+    the home pool's unused units (nothing reserved counts as unused), at most one cycle's
+    allowance, so carried units are used or lost within a cycle and never pile up."""
+    carried: dict[tuple[Resource, Zone], int] = {}
+    for resource in sorted(plan.rollover):
+        key = (resource, HOME)
+        pool = family.cycle.pools.get(key)
+        allowance = plan.allowance(resource, HOME)
+        if pool is None or pool.total is None or not allowance:
+            continue
+        counter = ledger.pools.get(key)
+        held = counter.used + counter.reserved if counter is not None else 0
+        unused = max(0, pool.total - held)
+        if unused:
+            carried[key] = min(unused, allowance)
+    return carried
 
 
 def _local_date(at: datetime, time_zone: str) -> date:

@@ -324,7 +324,7 @@ class ChargingService:
                 state = replace(state, stamp=stamp, ledger=ledger, last_answered={})
             else:
                 family = uow.families.get(family_id, for_update=True)
-                plan = uow.plans.get(family.plan_code)
+                plan = family.cycle.plan_in_force(uow.plans.get(family.plan_code))
                 ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
                 state = _Hot(stamp, family, plan, ledger, _subscribers(family))
             hot[family_id] = state
@@ -334,7 +334,7 @@ class ChargingService:
         """Release a family's reservations past their validity; returns how many."""
         with self._uow_factory() as uow:
             family = uow.families.get(family_id, for_update=True)
-            plan = uow.plans.get(family.plan_code)
+            plan = family.cycle.plan_in_force(uow.plans.get(family.plan_code))
             ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
             expired = ledger.expire(self._now())
             uow.commit()

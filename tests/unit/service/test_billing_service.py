@@ -85,3 +85,25 @@ def test_the_background_closer_invoices_without_being_asked(
     finally:
         closer.stop()
     assert len(service(memory_store).invoices(family)) == 3
+
+
+def test_rollover_carries_the_unused_home_pool_at_most_one_allowance(
+    memory_store: MemoryStore, family: str
+) -> None:
+    from famsim.domain.charging.ledger import Counter, FamilyLedger
+    from famsim.domain.units import HOME, Resource, Zone
+    from famsim.service.billing import rollover
+
+    with MemoryUnitOfWork(memory_store) as uow:
+        found = uow.families.get(family)
+        plan = uow.plans.get(found.plan_code)
+    key = (Resource.DATA, HOME)
+    ledger = FamilyLedger(found.id, 1, plan)
+    ledger.pools[key] = Counter(used=30 * 10**9, reserved=5 * 10**9)
+    assert rollover(found, plan, ledger) == {key: 65 * 10**9}  # reserved is not unused
+    ledger.pools[key] = Counter()
+    found.cycle = found.cycle.open(2, found.cycle.end, 1, plan, {key: 80 * 10**9})
+    assert found.cycle.pools[key].total == 180 * 10**9
+    assert rollover(found, plan, ledger) == {key: 100 * 10**9}  # one allowance at most
+    assert (Resource.VOICE, HOME) not in rollover(found, plan, ledger)  # not rolled
+    assert (Resource.DATA, Zone("greater-china")) not in rollover(found, plan, ledger)

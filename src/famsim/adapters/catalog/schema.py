@@ -163,6 +163,8 @@ class PlanSpec(_Strict):
     # Both optional, so documents stored before child safety existed still load.
     emergency_numbers: list[DialNumber] = Field(default_factory=list, max_length=20)
     time_zone: TimeZoneName = "UTC"
+    # Resources whose unused home pool carries into the next cycle (optional, as above).
+    rollover: list[Resource] = Field(default_factory=list, max_length=3)
 
     @field_validator("currency")
     @classmethod
@@ -251,6 +253,7 @@ class PlanSpec(_Strict):
             max_lines=self.max_lines,
             emergency_numbers=frozenset(self.emergency_numbers),
             time_zone=self.time_zone,
+            rollover=frozenset(self.rollover),
         )
 
 
@@ -295,6 +298,7 @@ def plan_to_document(plan: Plan) -> dict[str, Any]:
         "max_lines": plan.max_lines,
         "emergency_numbers": sorted(plan.emergency_numbers),
         "time_zone": plan.time_zone,
+        "rollover": sorted(resource.value for resource in plan.rollover),
     }
 
 

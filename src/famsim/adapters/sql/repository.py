@@ -162,7 +162,7 @@ class SqlFamilyRepository:
             plan_code=cycle_row["plan_code"],
             pools={
                 (Resource(p["resource"]), Zone(p["zone"])): Pool(
-                    Resource(p["resource"]), Zone(p["zone"]), p["total"]
+                    Resource(p["resource"]), Zone(p["zone"]), p["total"], p["carried"]
                 )
                 for p in pool_rows
             },
@@ -505,6 +505,7 @@ def _rows(family: Family) -> dict[str, Rows]:
                 "resource": pool.resource.value,
                 "zone": pool.zone,
                 "total": pool.total,
+                "carried": pool.carried,
             }
             for pool in cycle.pools.values()
         ),

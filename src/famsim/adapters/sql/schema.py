@@ -218,6 +218,8 @@ pools = Table(
     Column("resource", String(8), nullable=False),
     Column("zone", String(32), nullable=False),
     Column("total", BigInteger, nullable=True),
+    # The part of total the last cycle rolled over (the plan's allowance is the rest).
+    Column("carried", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("family_id", "cycle_number", "resource", "zone"),
     ForeignKeyConstraint(["family_id", "cycle_number"], ["cycles.family_id", "cycles.number"]),
 )
