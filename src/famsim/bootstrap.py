@@ -39,6 +39,7 @@ from famsim.service.ports import (
     StorageUnavailable,
     UnitOfWork,
 )
+from famsim.service.rebalancing import AutoRebalance
 from famsim.service.smdp import SmdpService
 from famsim.service.smdp_delivery import NotificationSender
 from famsim.service.webhooks import WebhookPost, WebhookService
@@ -271,6 +272,10 @@ class App:
         """Cycle closing, invoices, credit notes and split policies; cycles close on the
         network's clock (``now``), like the usage they rate."""
         return BillingService(self.uow, self.now, tax_basis_points=self.settings.tax_basis_points)
+
+    def auto_rebalance(self) -> AutoRebalance:
+        """The owners' auto-rebalance policies, run on the network's clock."""
+        return AutoRebalance(self.uow, self.bus.handle, self.now)
 
     def new_data_key(self, key_id: str | None = None) -> str:
         """A fresh ``id:base64`` entry to put first in FAMSIM_DATA_KEYS (or first in the

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     billing_every_minutes: int = Field(default=10, ge=1, le=24 * 60)
     """How often a serving famsim closes the billing cycles that have ended."""
 
+    rebalance_every_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    """How often a serving famsim runs the owners' auto-rebalance policies."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

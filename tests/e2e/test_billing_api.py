@@ -133,3 +133,28 @@ def test_unknown_invoices_are_404(client: TestClient, world: ApiWorld) -> None:
     owner = bearer(client, world, "owner")
     answer = client.get(f"/v1/families/{world.family_id}/invoices/INV-2026-999999", headers=owner)
     assert answer.status_code == 404
+
+
+def test_the_owner_sets_auto_rebalance_and_runs_it(client: TestClient, world: ApiWorld) -> None:
+    owner = bearer(client, world, "owner")
+    teen = world.members["child"]
+    body = {
+        "enabled": True,
+        "bounds": [{"member_id": teen, "resource": "data", "min_quota": 10**9}],
+    }
+    url = f"/v1/families/{world.family_id}/rebalance-policy"
+    assert client.put(url, json=body, headers=owner).status_code == 204
+    adult = bearer(client, world, "adult")
+    assert client.put(url, json=body, headers=adult).status_code == 403
+    bad = {
+        "enabled": True,
+        "bounds": [{"member_id": teen, "resource": "data", "min_quota": 5, "max_quota": 1}],
+    }
+    assert client.put(url, json=bad, headers=owner).status_code == 400
+    ghost = {"enabled": True, "bounds": [{"member_id": "ghost", "resource": "data"}]}
+    assert client.put(url, json=ghost, headers=owner).status_code == 404
+    moves = client.post(f"/v1/families/{world.family_id}/rebalance", headers=owner)
+    assert moves.status_code == 200, moves.text
+    assert isinstance(moves.json(), list)  # too early in the cycle to forecast: none
+    with world.app.uow() as uow:
+        assert uow.billing.rebalancing_families() == [world.family_id]

@@ -41,3 +41,29 @@ def test_close_show_credit_split_and_advise(make_cli: Callable[..., Cli]) -> Non
     advice = cli.json("billing", "advise", "Chan family")
     assert advice["current_plan"] == "hk-family-5g-100"
     assert "advice:" in cli.ok("billing", "advise", "Chan family").stdout
+
+
+def test_rebalance_policy_and_a_run_now(make_cli: Callable[..., Cli]) -> None:
+    cli = make_cli()
+    cli.ok("demo", "--no-serve")
+    shown = cli.ok(
+        "billing",
+        "rebalance",
+        "Chan family",
+        "--auto",
+        "--bound",
+        "Chan Ka Ho:data:home=5GB..25GB",
+        "--now",
+    ).stdout
+    assert "auto-rebalance: on" in shown
+    assert "5 GB .. 25 GB" in shown
+    assert "nothing to move" in shown or "moved " in shown
+    assert (
+        "auto-rebalance: off" in cli.ok("billing", "rebalance", "Chan family", "--no-auto").stdout
+    )
+    assert "MIN..MAX" in cli.fails(
+        "billing", "rebalance", "Chan family", "--bound", "Chan Ka Ho:data:home=5GB"
+    )
+    assert "no member called" in cli.fails(
+        "billing", "rebalance", "Chan family", "--bound", "Nobody:data:home=1GB..2GB"
+    )

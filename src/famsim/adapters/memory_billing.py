@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from famsim.domain.billing.invoice import CreditNote, Invoice
 from famsim.domain.billing.split import SplitPolicy
 from famsim.domain.errors import Conflict
+from famsim.domain.rebalance import RebalancePolicy
 
 
 @dataclass
@@ -21,6 +22,7 @@ class BillingTables:
     credit_notes: dict[str, CreditNote] = field(default_factory=dict)  # by number
     sequences: dict[tuple[str, int], int] = field(default_factory=dict)
     policies: dict[str, SplitPolicy] = field(default_factory=dict)
+    rebalancing: dict[str, RebalancePolicy] = field(default_factory=dict)
 
 
 class MemoryBilling:
@@ -31,6 +33,7 @@ class MemoryBilling:
         self.new_notes: list[CreditNote] = []
         self.taken: dict[tuple[str, int], int] = {}
         self.policies: dict[str, SplitPolicy] = {}
+        self.rebalancing: dict[str, RebalancePolicy] = {}
 
     def _all_invoices(self) -> list[Invoice]:
         with self._lock:
@@ -81,6 +84,20 @@ class MemoryBilling:
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None:
         self.policies[family_id] = policy
 
+    def rebalance_policy(self, family_id: str) -> RebalancePolicy:
+        if family_id in self.rebalancing:
+            return self.rebalancing[family_id]
+        with self._lock:
+            return self._tables.rebalancing.get(family_id, RebalancePolicy())
+
+    def set_rebalance_policy(self, family_id: str, policy: RebalancePolicy) -> None:
+        self.rebalancing[family_id] = policy
+
+    def rebalancing_families(self) -> list[str]:
+        with self._lock:
+            merged = self._tables.rebalancing | self.rebalancing
+        return sorted(f for f, policy in merged.items() if policy.enabled)
+
     def check(self) -> None:
         """Refuse what the database's unique constraints would (under the store's lock)."""
         numbers = set(self._tables.invoices) | set(self._tables.credit_notes)
@@ -109,3 +126,4 @@ class MemoryBilling:
             self._tables.credit_notes[note.number] = note
         self._tables.sequences.update(self.taken)
         self._tables.policies.update(self.policies)
+        self._tables.rebalancing.update(self.rebalancing)

@@ -24,8 +24,17 @@ THRESHOLD_CROSSED = ThresholdCrossed.KIND  # "threshold_crossed", as the ledger 
 ESIM_STATE_CHANGED = "esim.state_changed"
 INVITATION_SENT = "invitation.sent"
 NOTIFICATION = "notification"  # a message for a person (e.g. an invitation code) to send on
+INVOICE_ISSUED = "invoice.issued"
+REBALANCED = "rebalanced"  # quota moved from a member forecast to under-use to one in need
 ALL_KINDS = "*"
-EVENT_KINDS = (THRESHOLD_CROSSED, ESIM_STATE_CHANGED, INVITATION_SENT, NOTIFICATION)
+EVENT_KINDS = (
+    THRESHOLD_CROSSED,
+    ESIM_STATE_CHANGED,
+    INVITATION_SENT,
+    NOTIFICATION,
+    INVOICE_ISSUED,
+    REBALANCED,
+)
 """The kinds an endpoint may subscribe to (besides ``*``, every kind, also future ones)."""
 
 MAX_URL = 2000  # the webhook_endpoints.url column

@@ -39,7 +39,9 @@ class Visibility(IntEnum):
     DETAIL = 2
 
 
-FAMILY_EVENT_KINDS = frozenset({"threshold_crossed", "esim.state_changed"})
+FAMILY_EVENT_KINDS = frozenset(
+    {"threshold_crossed", "esim.state_changed", "invoice.issued", "rebalanced"}
+)
 """Outbox events a family sees (not ``notification``: those carry codes for invitees)."""
 
 Consented = Callable[[str, str], bool]

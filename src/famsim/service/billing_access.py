@@ -10,23 +10,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from famsim.domain.access import Principal, Scope
+from famsim.domain.audit import AuditEvent
 from famsim.domain.billing.invoice import Invoice
 from famsim.domain.billing.split import SplitPolicy
-from famsim.domain.errors import Forbidden
+from famsim.domain.errors import Forbidden, NotFound
+from famsim.domain.rebalance import RebalancePolicy
 from famsim.service.access import check_in_family, check_manages, check_scope
 from famsim.service.billing import BillingService, InvoiceNotFound, invoice_summary
 from famsim.service.plan_advice import plan_advice
 from famsim.service.ports import UnitOfWork
+from famsim.service.rebalancing import rebalance
 
 
 class GuardedBilling:
-    def __init__(self, uow: Callable[[], UnitOfWork], billing: BillingService) -> None:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        billing: BillingService,
+        handle: Callable[[Any], Any] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self._uow = uow
         self._billing = billing
+        self._handle = handle
+        self._now = now
 
     def invoices(self, principal: Principal, family_id: str) -> list[dict[str, Any]]:
         check_in_family(principal, family_id, Scope.FAMILIES_READ)
@@ -83,6 +95,56 @@ class GuardedBilling:
             raise Forbidden("plan advice is shown to the family's owner")
         return plan_advice(self._uow, family_id, cycles, self._billing.tax_basis_points)
 
+    def set_rebalance_policy(
+        self, principal: Principal, family_id: str, policy: RebalancePolicy
+    ) -> None:
+        """The owner turns auto-rebalance on or off and bounds each member's quota."""
+        check_in_family(principal, family_id, Scope.FAMILIES_WRITE)
+        at = (self._now or _utc_now)()
+        with self._uow() as uow:
+            family = uow.families.get(family_id, for_update=True)
+            check_manages(principal, family)
+            unknown = sorted(set(policy.bounds) - set(family.members))
+            if unknown:
+                raise NotFound(f"bounds name members not in the family: {unknown}")
+            uow.billing.set_rebalance_policy(family.id, policy)
+            uow.audit.record(
+                AuditEvent(
+                    at,
+                    family.id,
+                    _actor(principal),
+                    "rebalance_policy.set",
+                    family.id,
+                    {"enabled": int(policy.enabled), "bounded_members": len(policy.bounds)},
+                )
+            )
+            uow.commit()
+
+    def rebalance_policy(self, principal: Principal, family_id: str) -> RebalancePolicy:
+        check_in_family(principal, family_id, Scope.FAMILIES_READ)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            check_manages_or_reads(principal, family)
+            return uow.billing.rebalance_policy(family.id)
+
+    def rebalance_now(self, principal: Principal, family_id: str) -> list[dict[str, Any]]:
+        """Rebalance once, now, within the stored bounds (whether or not auto is on)."""
+        check_in_family(principal, family_id, Scope.FAMILIES_WRITE)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            check_manages(principal, family)
+            policy = uow.billing.rebalance_policy(family.id)
+        if self._handle is None:
+            raise Forbidden("rebalancing is not available here")
+        return rebalance(
+            self._uow,
+            self._handle,
+            family_id,
+            replace(policy, enabled=True),
+            (self._now or _utc_now)(),
+            _actor(principal),
+        )
+
     def _sees_whole(self, principal: Principal, family_id: str) -> bool:
         if principal.is_staff:
             return True
@@ -102,6 +164,16 @@ class GuardedBilling:
         summary["shares"] = [share for share in summary["shares"] if share["member_id"] == me]
         summary["partial"] = True
         return summary
+
+
+def check_manages_or_reads(principal: Principal, family: Any) -> None:
+    """Staff may read any family's policy; a member only its own family's owner."""
+    if not principal.is_staff:
+        check_manages(principal, family)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _actor(principal: Principal) -> str:

@@ -31,6 +31,7 @@ from famsim.domain.invitations import Invitation
 from famsim.domain.numbers import DEFAULT_HOLD, DEFAULT_QUARANTINE, NumberOffer, NumberState
 from famsim.domain.outbox import OutboxEvent
 from famsim.domain.plan import Plan
+from famsim.domain.rebalance import RebalancePolicy
 from famsim.domain.sealed import Sealed as Sealed  # re-exported: the Sealer port's type
 from famsim.domain.webhooks import WebhookDelivery, WebhookEndpoint
 from famsim.service.smdp_outbox import OutgoingNotification, StoredNotification
@@ -492,6 +493,14 @@ class BillingRepository(Protocol):
     def add_credit_note(self, note: CreditNote) -> None: ...
     def split_policy(self, family_id: str) -> SplitPolicy: ...
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None: ...
+    def rebalance_policy(self, family_id: str) -> RebalancePolicy:
+        """The owner's auto-rebalance switch and bounds (off by default)."""
+        ...
+
+    def set_rebalance_policy(self, family_id: str, policy: RebalancePolicy) -> None: ...
+    def rebalancing_families(self) -> list[str]:
+        """Families whose owner turned auto-rebalance on."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -13,6 +13,7 @@ The policy is an argument for now; storing it per family comes later.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, time
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from famsim.domain.allocation import Allocation
 from famsim.domain.audit import AuditEvent
 from famsim.domain.charging.ledger import Counter
+from famsim.domain.errors import FamsimError
 from famsim.domain.family import Family
 from famsim.domain.ids import MemberId
 from famsim.domain.rebalance import (
@@ -33,9 +35,11 @@ from famsim.domain.rebalance import (
     forecast_members,
     plan_moves,
 )
+from famsim.service.background import Repeater
 from famsim.service.commands import Command, SetAllocation
 from famsim.service.ports import UnitOfWork
 
+log = logging.getLogger("famsim.rebalance")
 REBALANCED = "rebalanced"
 """The outbox kind of one move (one event per move)."""
 AUDIT_ACTION = "allocation.rebalanced"
@@ -233,3 +237,39 @@ def _quota(allocation: Allocation, key: Key) -> int | None:
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
+
+
+class AutoRebalance:
+    """The owners' auto-rebalance policies at work: each pass rebalances every family
+    whose owner turned it on (a server runs :meth:`scheduled`)."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        handle: Callable[[Command], Any],
+        now: Callable[[], datetime],
+    ) -> None:
+        self._uow = uow_factory
+        self._handle = handle
+        self._now = now
+
+    def run_due(self) -> list[dict[str, Any]]:
+        """One pass; a family that fails (a rule, a busy database) is logged and left for
+        the next pass, never stopping the others."""
+        with self._uow() as uow:
+            policies = {
+                f: uow.billing.rebalance_policy(f) for f in uow.billing.rebalancing_families()
+            }
+        moves: list[dict[str, Any]] = []
+        for family_id, policy in policies.items():
+            try:
+                moves += rebalance(self._uow, self._handle, family_id, policy, self._now())
+            except FamsimError:
+                log.exception("auto-rebalance of family %s failed; retried next pass", family_id)
+        return moves
+
+    def scheduled(self, every_s: float) -> Repeater:
+        def one_pass() -> None:
+            self.run_due()
+
+        return Repeater("famsim-rebalance", one_pass, self._now, every_s)

@@ -308,3 +308,22 @@ def test_earlier_cycles_are_blended_in(world: World) -> None:
     # 21 days left at 1/4 of this cycle's rate (4 GB / 7 days) + 3/4 of the past's (18 GB /
     # 28 days): 21 * (1/7 + 13.5/28) GB = 13.125 GB, after 4 GB.
     assert teen(3) == 4 * GB + 13_125_000_000
+
+
+# ================================================================== the owner's policy
+def test_the_auto_pass_rebalances_only_families_whose_owner_turned_it_on(world: World) -> None:
+    from famsim.service.rebalancing import AutoRebalance
+
+    _teen_runs_out_parent_does_not(world, 30 * GB)
+    auto = AutoRebalance(world.uow, world.bus.handle, world.now)
+    assert auto.run_due() == []  # off: nobody asked for it
+    with world.uow() as u:
+        u.billing.set_rebalance_policy(world.family_id, ON)
+        u.commit()
+    [move] = auto.run_due()
+    assert (move["from_member"], move["to_member"], move["units"]) == (
+        world.ids[OWNER],
+        world.ids[TEEN],
+        5 * GB,
+    )
+    assert auto.run_due() == []  # the teen's need is met (up to its hard cap)

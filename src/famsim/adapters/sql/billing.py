@@ -19,6 +19,9 @@ from famsim.adapters.sql import schema as t
 from famsim.domain.billing.invoice import CreditNote, Invoice
 from famsim.domain.billing.rating import Charge, ChargeKind
 from famsim.domain.billing.split import SplitPolicy, SplitRule
+from famsim.domain.ids import MemberId
+from famsim.domain.rebalance import Bounds, RebalancePolicy
+from famsim.domain.units import Resource, Zone
 
 _INVOICES = t.invoices.c
 _LINES = t.invoice_lines.c
@@ -26,6 +29,7 @@ _SHARES = t.invoice_shares.c
 _NOTES = t.credit_notes.c
 _SEQ = t.document_sequences.c
 _POLICIES = t.split_policies.c
+_REBALANCING = t.rebalance_policies.c
 
 
 class SqlBilling:
@@ -34,6 +38,7 @@ class SqlBilling:
         self._invoices: list[Invoice] = []
         self._notes: list[CreditNote] = []
         self._policies: dict[str, SplitPolicy] = {}
+        self._rebalancing: dict[str, RebalancePolicy] = {}
 
     # ------------------------------------------------------------------ invoices
     def invoice(self, family_id: str, cycle_number: int) -> Invoice | None:
@@ -161,6 +166,30 @@ class SqlBilling:
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None:
         self._policies[family_id] = policy
 
+    def rebalance_policy(self, family_id: str) -> RebalancePolicy:
+        if family_id in self._rebalancing:
+            return self._rebalancing[family_id]
+        row = (
+            self._connection.execute(
+                select(t.rebalance_policies).where(_REBALANCING.family_id == family_id)
+            )
+            .mappings()
+            .first()
+        )
+        return _rebalance_policy(row) if row is not None else RebalancePolicy()
+
+    def set_rebalance_policy(self, family_id: str, policy: RebalancePolicy) -> None:
+        self._rebalancing[family_id] = policy
+
+    def rebalancing_families(self) -> list[str]:
+        rows = self._connection.execute(
+            select(_REBALANCING.family_id).where(_REBALANCING.enabled.is_(True))
+        )
+        stored = {row.family_id for row in rows}
+        for family_id, policy in self._rebalancing.items():
+            (stored.add if policy.enabled else stored.discard)(family_id)
+        return sorted(stored)
+
     # -------------------------------------------------------------------- flush
     def flush(self) -> None:
         """Write what this unit of work added (called by its commit, after families)."""
@@ -175,6 +204,17 @@ class SqlBilling:
             if done.rowcount == 0:
                 self._connection.execute(
                     insert(t.split_policies).values(family_id=family_id, **values)
+                )
+        for family_id, rebalancing in self._rebalancing.items():
+            values = {"enabled": rebalancing.enabled, "bounds": _bounds_rows(rebalancing)}
+            done = self._connection.execute(
+                update(t.rebalance_policies)
+                .where(_REBALANCING.family_id == family_id)
+                .values(**values)
+            )
+            if done.rowcount == 0:
+                self._connection.execute(
+                    insert(t.rebalance_policies).values(family_id=family_id, **values)
                 )
         for invoice in self._invoices:
             self._connection.execute(insert(t.invoices).values(**_invoice_row(invoice)))
@@ -218,7 +258,24 @@ class SqlBilling:
                     shares=[[member, minor] for member, minor in note.shares],
                 )
             )
-        self._invoices, self._notes, self._policies = [], [], {}
+        self._invoices, self._notes, self._policies, self._rebalancing = [], [], {}, {}
+
+
+def _bounds_rows(policy: RebalancePolicy) -> list[list[Any]]:
+    return [
+        [member, resource.value, zone, bounds.min_quota, bounds.max_quota]
+        for member, pairs in sorted(policy.bounds.items())
+        for (resource, zone), bounds in sorted(pairs.items())
+    ]
+
+
+def _rebalance_policy(row: RowMapping) -> RebalancePolicy:
+    bounds: dict[MemberId, dict[tuple[Resource, Zone], Bounds]] = {}
+    for member, resource, zone, low, high in row["bounds"] or []:
+        bounds.setdefault(MemberId(member), {})[(Resource(resource), Zone(zone))] = Bounds(
+            low, high
+        )
+    return RebalancePolicy(bool(row["enabled"]), bounds)
 
 
 def _invoice_row(invoice: Invoice) -> dict[str, Any]:

@@ -647,3 +647,12 @@ split_policies = Table(
     Column("rule", String(16), nullable=False),
     Column("custom", JSON, nullable=True),
 )
+
+# The owner's auto-rebalance switch and bounds: [member, resource, zone, min, max] rows.
+rebalance_policies = Table(
+    "rebalance_policies",
+    metadata,
+    Column("family_id", ID, ForeignKey("families.id"), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("bounds", JSON, nullable=False),
+)

@@ -15,9 +15,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from famsim.domain.access import Scope
 from famsim.domain.billing.split import BASIS_POINTS, SplitPolicy, SplitRule
 from famsim.domain.errors import InvalidInput
+from famsim.domain.ids import MemberId
 from famsim.domain.money import Money
+from famsim.domain.units import Resource, Zone, format_amount, parse_amount, zone
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.service.billing import invoice_summary
@@ -208,6 +211,91 @@ def advise(
         )
     else:
         render.console.print(f"advice: stay on {found['current_plan']} ({found['reason']})")
+
+
+@billing_app.command("rebalance")
+def rebalance_cmd(
+    family: FamilyArg,
+    auto: Annotated[
+        bool | None,
+        typer.Option("--auto/--no-auto", help="Turn auto-rebalance on or off (kept)."),
+    ] = None,
+    bound: Annotated[
+        list[str] | None,
+        typer.Option(help="MEMBER:RESOURCE:ZONE=MIN..MAX (e.g. 'Chan Ka Ho:data:home=5GB..25GB')."),
+    ] = None,
+    now: Annotated[bool, typer.Option("--now", help="Rebalance once, now.")] = False,
+) -> None:
+    """Forecast-driven rebalancing: the stored policy (auto on/off, bounds), and a run now."""
+    from famsim.domain.access import Principal
+    from famsim.domain.rebalance import Bounds, RebalancePolicy
+    from famsim.service.billing_access import GuardedBilling
+
+    with opened() as famsim:
+        family_id = family_id_of(famsim, family)
+        guarded = GuardedBilling(famsim.uow, famsim.billing(), famsim.bus.handle, famsim.now)
+        operator = Principal.staff("cli", frozenset(Scope))
+        policy = guarded.rebalance_policy(operator, family_id)
+        if auto is not None or bound:
+            bounds = {m: dict(pairs) for m, pairs in policy.bounds.items()}
+            members = _member_ids(famsim, family_id)
+            for item in bound or []:
+                member, key, low, high = _bound(item, members)
+                bounds.setdefault(MemberId(member), {})[key] = Bounds(low, high)
+            enabled = policy.enabled if auto is None else auto
+            policy = RebalancePolicy(enabled, bounds)
+            guarded.set_rebalance_policy(operator, family_id, policy)
+        moves = guarded.rebalance_now(operator, family_id) if now else []
+    render.console.print(f"auto-rebalance: {'on' if policy.enabled else 'off'}")
+    for member, pairs in sorted(policy.bounds.items()):
+        for (resource, zone_name), limits in sorted(pairs.items()):
+            most = limits.max_quota
+            upper = "no maximum" if most is None else format_amount(resource, most)
+            render.console.print(
+                f"  bounds {member} {resource.value} {zone_name}:"
+                f" {format_amount(resource, limits.min_quota)} .. {upper}"
+            )
+    if now:
+        if not moves:
+            render.console.print(
+                "nothing to move: nobody is forecast to run out with spare elsewhere"
+            )
+        for move in moves:
+            resource = Resource(move["resource"])
+            render.console.print(
+                f"moved {format_amount(resource, move['units'])} of {resource.value} {move['zone']}"
+                f" from {move['from_member']} to {move['to_member']}"
+            )
+
+
+def _member_ids(famsim: Any, family_id: str) -> dict[str, str]:
+    from famsim.service import views
+
+    detail = views.family_detail(famsim.uow(), family_id)
+    return {m["name"].casefold(): m["id"] for m in detail["members"] if m["status"] == "active"}
+
+
+def _bound(
+    item: str, members: dict[str, str]
+) -> tuple[str, tuple[Resource, Zone], int, int | None]:
+    """``MEMBER:RESOURCE:ZONE=MIN..MAX`` (MAX may be empty: no maximum)."""
+    target, _, amounts = item.rpartition("=")
+    name, _, rest = target.partition(":")
+    resource_text, _, zone_text = rest.partition(":")
+    low_text, dots, high_text = amounts.partition("..")
+    member = members.get(name.strip().casefold())
+    if member is None:
+        raise InvalidInput(f"--bound {item!r}: no member called {name.strip()!r}")
+    if not dots:
+        raise InvalidInput(f"--bound {item!r}: write the bounds as MIN..MAX, e.g. 1GB..10GB")
+    try:
+        resource = Resource(resource_text.strip())
+    except ValueError:
+        raise InvalidInput(f"--bound {item!r}: resource is data, voice or sms") from None
+    key = (resource, zone(zone_text.strip() or "home"))
+    low = parse_amount(resource, low_text.strip() or "0") if low_text.strip() else 0
+    high = parse_amount(resource, high_text.strip()) if high_text.strip() else None
+    return member, key, low, high
 
 
 def _write_pdf(invoice: Any, notes: list[Any], path: Path, lang: str) -> None:

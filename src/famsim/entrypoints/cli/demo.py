@@ -216,10 +216,13 @@ def _serve(
             " - Ctrl-C stops"
         )
         closer = famsim.billing().scheduled(60.0)  # the fast clock ends cycles sooner
+        rebalancer = famsim.auto_rebalance().scheduled(60.0)
         closer.start()
+        rebalancer.start()
         try:
             uvicorn.run(api, host=host, port=port, log_level="warning")
         finally:
+            rebalancer.stop()
             closer.stop()
     finally:
         stop.set()

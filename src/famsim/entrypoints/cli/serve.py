@@ -28,10 +28,15 @@ def serve(
         webhooks.start()
         closer = famsim.billing().scheduled(famsim.settings.billing_every_minutes * 60.0)
         closer.start()  # cycles close into invoices while the server runs
+        rebalancer = famsim.auto_rebalance().scheduled(
+            famsim.settings.rebalance_every_minutes * 60.0
+        )
+        rebalancer.start()
         try:
             app = create_api(famsim, webhooks_service=webhooks, charging_process=True)
             tune_gc_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
+            rebalancer.stop()
             closer.stop()
             webhooks.stop()

@@ -78,7 +78,7 @@ def create_api(
         invitations=famsim.invitations(),
         webhooks=webhooks_service,
         committer=committer,
-        billing=GuardedBilling(famsim.uow, famsim.billing()),
+        billing=GuardedBilling(famsim.uow, famsim.billing(), famsim.bus.handle, famsim.now),
     )
     for module in (sessions, plans, families, people, lines, charging, webhooks, billing):
         app.include_router(module.router)

@@ -9,6 +9,9 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from famsim.domain.billing.split import SplitPolicy, SplitRule
+from famsim.domain.ids import MemberId
+from famsim.domain.rebalance import Bounds, RebalancePolicy
+from famsim.domain.units import Resource, Zone, zone
 from famsim.entrypoints.http.deps import Caller, Svc
 from famsim.entrypoints.http.problems import PROBLEM_RESPONSES
 
@@ -28,6 +31,19 @@ class SplitIn(BaseModel):
         max_length=16,
         description="For rule 'custom': member id -> basis points (10,000 is the whole bill).",
     )
+
+
+class BoundIn(BaseModel):
+    member_id: str = Field(min_length=1, max_length=64)
+    resource: Resource
+    zone: str = Field(default="home", min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
+    min_quota: int = Field(default=0, ge=0, le=MAX_MINOR)
+    max_quota: int | None = Field(default=None, ge=0, le=MAX_MINOR)
+
+
+class RebalancePolicyIn(BaseModel):
+    enabled: bool = Field(description="Auto-rebalance on: unused quota moves by forecast.")
+    bounds: list[BoundIn] = Field(default_factory=list, max_length=64)
 
 
 class CreditIn(BaseModel):
@@ -75,6 +91,35 @@ def get_plan_advice(
 def put_split(family_id: FamilyId, body: SplitIn, caller: Caller, svc: Svc) -> Response:
     svc.billing.set_split(caller, family_id, SplitPolicy(body.rule, body.custom))
     return Response(status_code=204)
+
+
+@router.put(
+    "/families/{family_id}/rebalance-policy",
+    status_code=204,
+    response_class=Response,
+    summary="Turn auto-rebalance on or off, with bounds per member (the owner)",
+)
+def put_rebalance_policy(
+    family_id: FamilyId, body: RebalancePolicyIn, caller: Caller, svc: Svc
+) -> Response:
+    bounds: dict[MemberId, dict[tuple[Resource, Zone], Bounds]] = {}
+    for item in body.bounds:
+        key = (item.resource, zone(item.zone))
+        bounds.setdefault(MemberId(item.member_id), {})[key] = Bounds(
+            item.min_quota, item.max_quota
+        )
+    policy = RebalancePolicy(body.enabled, bounds)
+    svc.billing.set_rebalance_policy(caller, family_id, policy)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/families/{family_id}/rebalance",
+    summary="Rebalance now within the stored bounds (the owner); the moves made",
+)
+def post_rebalance(family_id: FamilyId, caller: Caller, svc: Svc) -> list[dict[str, Any]]:
+    moves: list[dict[str, Any]] = svc.billing.rebalance_now(caller, family_id)
+    return moves
 
 
 @router.post(
