@@ -26,6 +26,7 @@ INVITATION_SENT = "invitation.sent"
 NOTIFICATION = "notification"  # a message for a person (e.g. an invitation code) to send on
 INVOICE_ISSUED = "invoice.issued"
 REBALANCED = "rebalanced"  # quota moved from a member forecast to under-use to one in need
+RUNS_OUT = "forecast.runs_out"  # a member's quota will run out on day D at this pace
 ALL_KINDS = "*"
 EVENT_KINDS = (
     THRESHOLD_CROSSED,
@@ -34,6 +35,7 @@ EVENT_KINDS = (
     NOTIFICATION,
     INVOICE_ISSUED,
     REBALANCED,
+    RUNS_OUT,
 )
 """The kinds an endpoint may subscribe to (besides ``*``, every kind, also future ones)."""
 

@@ -40,7 +40,13 @@ class Visibility(IntEnum):
 
 
 FAMILY_EVENT_KINDS = frozenset(
-    {"threshold_crossed", "esim.state_changed", "invoice.issued", "rebalanced"}
+    {
+        "threshold_crossed",
+        "esim.state_changed",
+        "invoice.issued",
+        "rebalanced",
+        "forecast.runs_out",
+    }
 )
 """Outbox events a family sees (not ``notification``: those carry codes for invitees)."""
 

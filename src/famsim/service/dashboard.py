@@ -134,7 +134,8 @@ class Dashboard:
             events = self._reads.notifications(principal, family_id, limit=50)
         except Forbidden:
             return []
-        return [e for e in reversed(events) if e["kind"] == "threshold_crossed"][:8]
+        shown = {"threshold_crossed", "forecast.runs_out", "rebalanced", "invoice.issued"}
+        return [e for e in reversed(events) if e["kind"] in shown][:8]
 
 
 def cycle_bounds(family: dict[str, Any]) -> tuple[datetime, datetime]:

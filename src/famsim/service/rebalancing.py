@@ -40,6 +40,8 @@ from famsim.service.commands import Command, SetAllocation
 from famsim.service.ports import UnitOfWork
 
 log = logging.getLogger("famsim.rebalance")
+RUNS_OUT = "forecast.runs_out"
+_ALERT_KEY = ("member_id", "resource", "zone", "cycle", "runs_out_on")
 REBALANCED = "rebalanced"
 """The outbox kind of one move (one event per move)."""
 AUDIT_ACTION = "allocation.rebalanced"
@@ -253,6 +255,55 @@ class AutoRebalance:
         self._handle = handle
         self._now = now
 
+    def alert_due(self) -> list[dict[str, Any]]:
+        """ "Will run out on day D": one ``forecast.runs_out`` event per member, quota,
+        cycle and day forecast (a new day when the pace changes it), for every family.
+        Quotas running out only after the cycle's end say nothing."""
+        with self._uow() as uow:
+            families = [s.id for s in uow.families.summaries()]
+        sent: list[dict[str, Any]] = []
+        for family_id in families:
+            try:
+                sent += self._alert(family_id)
+            except FamsimError:
+                log.exception("forecast alerts of family %s failed; retried next pass", family_id)
+        return sent
+
+    def _alert(self, family_id: str) -> list[dict[str, Any]]:
+        now = self._now()
+        found = forecasts(self._uow, family_id, now)
+        with self._uow() as uow:
+            family = uow.families.get(family_id)
+            _, end = cycle_instants(family)
+            zone = ZoneInfo(family.time_zone)
+            said = {
+                tuple(e.payload.get(k) for k in _ALERT_KEY)
+                for e in uow.outbox.for_family(family.id, limit=500)
+                if e.kind == RUNS_OUT
+            }
+            sent = []
+            for f in found:
+                if f["runs_out_at"] is None:
+                    continue
+                day = datetime.fromisoformat(f["runs_out_at"])
+                if day >= end:
+                    continue
+                payload = {
+                    "member_id": f["member_id"],
+                    "resource": f["resource"],
+                    "zone": f["zone"],
+                    "cycle": family.cycle.number,
+                    "runs_out_on": day.astimezone(zone).date().isoformat(),
+                    "quota": f["quota"],
+                    "projected": f["projected"],
+                }
+                if tuple(payload.get(k) for k in _ALERT_KEY) in said:
+                    continue
+                uow.outbox.add(family.id, RUNS_OUT, payload, now)
+                sent.append(payload)
+            uow.commit()
+        return sent
+
     def run_due(self) -> list[dict[str, Any]]:
         """One pass; a family that fails (a rule, a busy database) is logged and left for
         the next pass, never stopping the others."""
@@ -269,7 +320,10 @@ class AutoRebalance:
         return moves
 
     def scheduled(self, every_s: float) -> Repeater:
+        """A server's pass: forecast alerts for every family, then the rebalancing."""
+
         def one_pass() -> None:
+            self.alert_due()
             self.run_due()
 
         return Repeater("famsim-rebalance", one_pass, self._now, every_s)

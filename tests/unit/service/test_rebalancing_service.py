@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -98,6 +98,10 @@ class World:
     def outbox(self, kind: str) -> list[OutboxEvent]:
         with self.uow() as u:
             return [e for e in u.outbox.for_family(self.family_id) if e.kind == kind]
+
+    def family_cycle_end(self) -> date:
+        with self.uow() as u:
+            return u.families.get(self.family_id).cycle.end
 
     def rebalance(self, policy: RebalancePolicy = ON) -> list[dict[str, object]]:
         return rebalance(self.uow, self.bus.handle, self.family_id, policy, self.now())
@@ -327,3 +331,19 @@ def test_the_auto_pass_rebalances_only_families_whose_owner_turned_it_on(world: 
         5 * GB,
     )
     assert auto.run_due() == []  # the teen's need is met (up to its hard cap)
+
+
+def test_will_run_out_on_day_d_is_said_once_per_day_forecast(world: World) -> None:
+    from famsim.service.rebalancing import RUNS_OUT, AutoRebalance
+
+    _teen_runs_out_parent_does_not(world, 30 * GB)
+    auto = AutoRebalance(world.uow, world.bus.handle, world.now)
+    [alert] = auto.alert_due()
+    assert (alert["member_id"], alert["resource"], alert["zone"]) == (
+        world.ids[TEEN],
+        "data",
+        "home",
+    )
+    assert alert["runs_out_on"] < world.family_cycle_end().isoformat()
+    assert auto.alert_due() == []  # said already
+    assert [e.payload["runs_out_on"] for e in world.outbox(RUNS_OUT)] == [alert["runs_out_on"]]
