@@ -11,7 +11,7 @@ by several cycles gets one invoice per cycle, oldest first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from famsim.domain.billing.invoice import (
 from famsim.domain.billing.rating import CycleFacts, OverageUse, rate
 from famsim.domain.billing.split import SplitPolicy
 from famsim.domain.charging.ledger import FamilyLedger
-from famsim.domain.errors import NotFound
+from famsim.domain.errors import FamsimError, NotFound
 from famsim.domain.family import Family
 from famsim.domain.plan import Plan
 from famsim.domain.units import HOME, Resource, Zone
@@ -37,6 +37,8 @@ from famsim.service.background import Repeater
 from famsim.service.billing_facts import billable_sims
 from famsim.service.ports import UnitOfWork
 
+CLOSE_BATCH = 200
+"""Families closed per transaction by :meth:`BillingService.close_due`."""
 MAX_CYCLES_AT_ONCE = 24
 """A family behind by more cycles than this is closed in several runs (each commits)."""
 
@@ -63,14 +65,37 @@ class BillingService:
 
     # ------------------------------------------------------------------ closing
     def close_due(
-        self, at: datetime | None = None, *, actor: str = "famsim:billing"
+        self,
+        at: datetime | None = None,
+        *,
+        actor: str = "famsim:billing",
+        batch: int = CLOSE_BATCH,
     ) -> list[Invoice]:
-        """Close every family's cycles that ended by *at* (default: now)."""
+        """Close every family's cycles that ended by *at* (default: now).
+
+        Families are closed *batch* at a time, one cycle each, in one transaction and one
+        durable commit per batch (a commit per family costs more than the rating); rounds
+        repeat while a family is still behind. A batch that fails (a family changed
+        meanwhile, a busy database) is retried family by family, so one family never
+        holds back the others.
+        """
+        when = at or self._now()
         with self._uow() as uow:
-            families = [s.id for s in uow.families.summaries()]
+            families: list[str] = [s.id for s in uow.families.summaries()]
         issued: list[Invoice] = []
-        for family_id in families:
-            issued.extend(self.close(family_id, at, actor=actor))
+        for _ in range(MAX_CYCLES_AT_ONCE):
+            closed: list[Invoice] = []
+            for start in range(0, len(families), max(1, batch)):
+                chunk = families[start : start + max(1, batch)]
+                try:
+                    closed += self._close_batch(chunk, when, actor)
+                except FamsimError:
+                    for family_id in chunk:
+                        closed += self._close_batch([family_id], when, actor)
+            if not closed:
+                break
+            issued += closed
+            families = sorted({invoice.family_id for invoice in closed})  # may be behind
         return issued
 
     def close(
@@ -79,41 +104,51 @@ class BillingService:
         """Close the family's cycles that ended by *at*; the invoices issued (none if no
         cycle was due: closing twice issues nothing the second time)."""
         when = at or self._now()
-        issued = []
+        issued: list[Invoice] = []
         for _ in range(MAX_CYCLES_AT_ONCE):
-            invoice = self._close_one(family_id, when, actor)
-            if invoice is None:
+            invoices = self._close_batch([family_id], when, actor)
+            if not invoices:
                 break
-            issued.append(invoice)
+            issued += invoices
         return issued
 
-    def _close_one(self, family_id: str, at: datetime, actor: str) -> Invoice | None:
+    def _close_batch(self, family_ids: Sequence[str], at: datetime, actor: str) -> list[Invoice]:
+        """One due cycle of each of *family_ids* closed, in one transaction."""
+        issued = []
         with self._uow() as uow:
-            family = uow.families.get(family_id, for_update=True)
-            if family.cycle.end > _local_date(at, family.time_zone):
-                return None
-            plan = uow.plans.get(family.cycle.plan_code)
-            ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
-            invoice = uow.billing.invoice(family.id, family.cycle.number)
-            if invoice is None:  # (always, unless a store was edited by hand)
-                invoice = self._invoice(uow, family, plan, ledger, at)
-                uow.billing.add_invoice(invoice)
-            closed = family.cycle.number
-            carried = rollover(family, plan, ledger)
-            family.start_next_cycle(
-                uow.plans.get(family.pending_plan_code or family.plan_code), carried
-            )
-            detail: dict[str, str | int] = {
-                "cycle": closed,
-                "total_minor": invoice.total,
-                "currency": invoice.currency,
-            }
-            detail |= {f"rollover:{r.value}:{z}": units for (r, z), units in carried.items()}
-            uow.audit.record(
-                AuditEvent(at, family.id, actor, "invoice.issued", invoice.number, detail)
-            )
-            uow.outbox.add(family.id, "invoice.issued", invoice_summary(invoice), at)
-            uow.commit()
+            for family_id in family_ids:
+                invoice = self._close_cycle(uow, family_id, at, actor)
+                if invoice is not None:
+                    issued.append(invoice)
+            if issued:
+                uow.commit()
+        return issued
+
+    def _close_cycle(
+        self, uow: UnitOfWork, family_id: str, at: datetime, actor: str
+    ) -> Invoice | None:
+        family = uow.families.get(family_id, for_update=True)
+        if family.cycle.end > _local_date(at, family.time_zone):
+            return None
+        plan = uow.plans.get(family.cycle.plan_code)
+        ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
+        invoice = uow.billing.invoice(family.id, family.cycle.number)
+        if invoice is None:  # (always, unless a store was edited by hand)
+            invoice = self._invoice(uow, family, plan, ledger, at)
+            uow.billing.add_invoice(invoice)
+        closed = family.cycle.number
+        carried = rollover(family, plan, ledger)
+        family.start_next_cycle(
+            uow.plans.get(family.pending_plan_code or family.plan_code), carried
+        )
+        detail: dict[str, str | int] = {
+            "cycle": closed,
+            "total_minor": invoice.total,
+            "currency": invoice.currency,
+        }
+        detail |= {f"rollover:{r.value}:{z}": units for (r, z), units in carried.items()}
+        uow.audit.record(AuditEvent(at, family.id, actor, "invoice.issued", invoice.number, detail))
+        uow.outbox.add(family.id, "invoice.issued", invoice_summary(invoice), at)
         return invoice
 
     def _invoice(

@@ -107,3 +107,25 @@ def test_rollover_carries_the_unused_home_pool_at_most_one_allowance(
     assert rollover(found, plan, ledger) == {key: 100 * 10**9}  # one allowance at most
     assert (Resource.VOICE, HOME) not in rollover(found, plan, ledger)  # not rolled
     assert (Resource.DATA, Zone("greater-china")) not in rollover(found, plan, ledger)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 200], ids=["one-by-one", "pairs", "all-at-once"])
+def test_batched_closing_issues_the_same_invoices(
+    memory_store: MemoryStore,
+    memory_bus: MessageBus,
+    clock,
+    batch: int,  # type: ignore[no-untyped-def]
+) -> None:
+    clock.current = date(2026, 11, 1)
+    families = [
+        memory_bus.handle(
+            c.CreateFamily(name=f"Family {n}", plan_code="hk-family-5g-100", owner_name=f"O{n}")
+        )
+        for n in range(5)
+    ]
+    issued = service(memory_store).close_due(batch=batch)
+    assert sorted((i.family_id, i.cycle_number, i.total) for i in issued) == sorted(
+        (f, cycle, 41_800) for f in families for cycle in (1, 2, 3)
+    )
+    assert len({i.number for i in issued}) == 15
+    assert service(memory_store).close_due(batch=batch) == []
