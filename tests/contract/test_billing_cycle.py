@@ -152,6 +152,38 @@ def test_a_month_closes_into_an_invoice_to_the_minor_unit(month, uow_factory) ->
     assert notes == []
 
 
+def test_a_session_open_at_the_close_goes_on_in_the_new_cycle(month, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    family, _, billing = month
+    late = datetime(2026, 11, 30, 23, 30, tzinfo=HK)
+    charging = ChargingService(uow_factory, now=lambda: late)
+    opened = ChargingRequest(
+        "ana-late",
+        0,
+        RequestType.INITIAL,
+        "+85291239001",
+        (ServiceUse(Resource.DATA, requested=GB),),
+    )
+    assert charging.handle(opened).services[0].granted == GB
+    billing.close(family)
+    early = datetime(2026, 12, 1, 0, 45, tzinfo=HK)
+    charging = ChargingService(uow_factory, now=lambda: early)
+    update = ChargingRequest(
+        "ana-late",
+        1,
+        RequestType.UPDATE,
+        "+85291239001",
+        (ServiceUse(Resource.DATA, used=GB // 2, requested=GB),),
+    )
+    assert charging.handle(update).services[0].granted == GB
+    with uow_factory() as uow:
+        found = uow.families.get(family)
+        plan = uow.plans.get(found.plan_code)
+        closed = uow.ledgers.get(found.id, 1, plan).pool((Resource.DATA, HOME))
+        now_open = uow.ledgers.get(found.id, 2, plan).pool((Resource.DATA, HOME))
+    assert closed.reserved == 0  # the closed cycle holds nothing any more
+    assert (now_open.used, now_open.reserved) == (GB // 2, GB)
+
+
 def test_a_correction_is_a_credit_note_never_a_new_rating(month) -> None:  # type: ignore[no-untyped-def]
     family, ids, billing = month
     [invoice] = billing.close(family)

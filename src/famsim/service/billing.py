@@ -137,7 +137,11 @@ class BillingService:
             invoice = self._invoice(uow, family, plan, ledger, at)
             uow.billing.add_invoice(invoice)
         closed = family.cycle.number
-        carried = rollover(family, plan, ledger)
+        carried = rollover(family, plan, ledger)  # what live sessions hold is not unused
+        for session_id, service in list(ledger.reservations):
+            # A session still open goes on in the new cycle: its next report is booked
+            # there, and what it held here is given back, so a closed cycle holds nothing.
+            ledger.release(session_id, service)
         family.start_next_cycle(
             uow.plans.get(family.pending_plan_code or family.plan_code), carried
         )
