@@ -158,31 +158,7 @@ class BillingService:
     def _invoice(
         self, uow: UnitOfWork, family: Family, plan: Plan, ledger: FamilyLedger, at: datetime
     ) -> Invoice:
-        cycle = family.cycle
-        members = [
-            m
-            for m in family.members.values()
-            if m.joined_on < cycle.end and (m.removed_on is None or m.removed_on >= cycle.start)
-        ]
-        overage = [
-            OverageUse(member_id, resource, zone, counter.used)
-            for member_id, member in ledger.members.items()
-            for (resource, zone), counter in member.overage.items()
-            if counter.used
-        ]
-        facts = CycleFacts(
-            family_id=family.id,
-            cycle_number=cycle.number,
-            start=cycle.start,
-            end=cycle.end,
-            plan=plan,
-            members=[m.id for m in members],
-            sims=billable_sims(family, cycle.start, cycle.end),
-            overage=overage,
-            member_caps={m.id: family.allocation(m.id).money_cap for m in members},
-            family_cap=family.money_cap,
-            tax_basis_points=self._tax,
-        )
+        facts = cycle_facts(family, plan, ledger, self._tax)
         year = at.year
         number = document_number(
             INVOICE_PREFIX, year, uow.billing.next_sequence(INVOICE_PREFIX, year)
@@ -194,7 +170,7 @@ class BillingService:
             owner_id=family.owner_id,
             policy=uow.billing.split_policy(family.id),
             issued_at=at,
-            member_names={m.id: m.name for m in members},
+            member_names={m.id: m.name for m in family.members.values() if m.id in facts.members},
         )
 
     def scheduled(self, every_s: float) -> Repeater:
@@ -310,6 +286,37 @@ def invoice_summary(invoice: Invoice) -> dict[str, Any]:
             for line in invoice.lines
         ],
     }
+
+
+def cycle_facts(
+    family: Family, plan: Plan, ledger: FamilyLedger, tax_basis_points: int = 0
+) -> CycleFacts:
+    """What rating needs of the family's current cycle: its members (anyone in the family
+    on a day of it), SIMs in service, overage used so far, money caps, tax."""
+    cycle = family.cycle
+    members = [
+        m
+        for m in family.members.values()
+        if m.joined_on < cycle.end and (m.removed_on is None or m.removed_on >= cycle.start)
+    ]
+    return CycleFacts(
+        family_id=family.id,
+        cycle_number=cycle.number,
+        start=cycle.start,
+        end=cycle.end,
+        plan=plan,
+        members=[m.id for m in members],
+        sims=billable_sims(family, cycle.start, cycle.end),
+        overage=[
+            OverageUse(member_id, resource, zone, counter.used)
+            for member_id, member in ledger.members.items()
+            for (resource, zone), counter in member.overage.items()
+            if counter.used
+        ],
+        member_caps={m.id: family.allocation(m.id).money_cap for m in members},
+        family_cap=family.money_cap,
+        tax_basis_points=tax_basis_points,
+    )
 
 
 def rollover(family: Family, plan: Plan, ledger: FamilyLedger) -> dict[tuple[Resource, Zone], int]:

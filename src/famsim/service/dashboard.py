@@ -13,10 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from famsim.domain.access import Principal, Scope
+from famsim.domain.billing.rating import Charge, ChargeKind, rate
 from famsim.domain.errors import Forbidden
 from famsim.domain.forecast import Forecast, at_pace
-from famsim.domain.lines import SubscriptionState
-from famsim.domain.money import Money
 from famsim.domain.units import Resource
 from famsim.service.access import (
     FamilyReads,
@@ -24,13 +23,8 @@ from famsim.service.access import (
     check_in_family,
     member_visibility,
 )
+from famsim.service.billing import cycle_facts
 from famsim.service.ports import UnitOfWork
-
-# SIMs that cost a line fee: every one ordered for a device and not gone.
-_BILLED_STATES = frozenset(SubscriptionState) - {
-    SubscriptionState.DELETED,
-    SubscriptionState.ERROR,
-}
 
 
 class Dashboard:
@@ -80,42 +74,18 @@ class Dashboard:
         return {"family": family, "member": member}
 
     def bill(self, principal: Principal, family_id: str) -> dict[str, Any]:
-        """The cycle's charges so far: what the invoice would say if the cycle closed now
-        (fees in full, overage used to date); the owner's (and staff's) to read."""
+        """The cycle's charges so far, rated as the invoice will be (line fees for the
+        days in service, overage used to date, money-cap credits; tax comes with the
+        invoice); the owner's (and staff's) to read."""
         check_in_family(principal, family_id, Scope.FAMILIES_READ)
         with self._uow() as uow:
             family = uow.families.get(family_id)
             if not principal.is_staff and principal.member_id != family.owner_id:
                 raise Forbidden("the family's bill is shown to its owner")
-            plan = uow.plans.get(family.plan_code)
+            plan = uow.plans.get(family.cycle.plan_code)
             ledger = uow.ledgers.get(family.id, family.cycle.number, plan)
-        lines: list[dict[str, Any]] = [
-            {"kind": "plan", "label": plan.name, "minor": plan.monthly_fee.minor},
-        ]
-        if plan.management_fee.minor:
-            lines.append({"kind": "management", "label": "", "minor": plan.management_fee.minor})
-        for line in family.lines.values():
-            if line.is_closed:
-                continue
-            for sub in line.subscriptions:
-                fee = plan.line_fees.get(sub.device_kind)
-                if sub.state in _BILLED_STATES and fee is not None and fee.minor:
-                    lines.append(
-                        {
-                            "kind": "line",
-                            "label": line.msisdn.e164,
-                            "device": sub.device_kind.value,
-                            "member": family.members[line.member_id].name,
-                            "minor": fee.minor,
-                        }
-                    )
-        for member in family.members.values():
-            spent = ledger.overage_money_used(member.id)
-            if spent.minor:
-                lines.append({"kind": "overage", "label": member.name, "minor": spent.minor})
-        total = sum(
-            (Money(item["minor"], family.currency) for item in lines), Money.zero(family.currency)
-        )
+        rated = rate(cycle_facts(family, plan, ledger))
+        names: dict[str, str] = {m.id: m.name for m in family.members.values()}
         return {
             "family": {"id": family.id, "name": family.name, "currency": family.currency},
             "cycle": {
@@ -123,8 +93,8 @@ class Dashboard:
                 "start": family.cycle.start.isoformat(),
                 "end": family.cycle.end.isoformat(),
             },
-            "lines": lines,
-            "total_minor": total.minor,
+            "lines": [_estimate_line(charge, plan.name, names) for charge in rated.charges],
+            "total_minor": rated.total,
             "money_cap_minor": family.money_cap.minor if family.money_cap else None,
             "invoices": [],  # issued at cycle close (billing); none before
         }
@@ -210,3 +180,22 @@ def _pool_order(pool: dict[str, Any]) -> tuple[int, bool, str]:
     """Data, voice, SMS; home before the roaming zones."""
     kinds = [resource.value for resource in Resource]
     return (kinds.index(pool["resource"]), pool["zone"] != "home", pool["zone"])
+
+
+def _estimate_line(charge: Charge, plan_name: str, names: dict[str, str]) -> dict[str, Any]:
+    """A rated charge as the bill page lists it."""
+    member = names.get(charge.member_id or "", "")
+    if charge.kind is ChargeKind.PLAN_FEE:
+        return {"kind": "plan", "label": plan_name, "minor": charge.minor}
+    if charge.kind is ChargeKind.MANAGEMENT_FEE:
+        return {"kind": "management", "label": "", "minor": charge.minor}
+    if charge.kind is ChargeKind.LINE_FEE:
+        return {
+            "kind": "line",
+            "label": charge.detail["msisdn"],
+            "device": charge.detail["device"],
+            "member": member,
+            "minor": charge.minor,
+        }
+    kind = "credit" if charge.kind is ChargeKind.CAP_CREDIT else "overage"
+    return {"kind": kind, "label": member, "minor": charge.minor}

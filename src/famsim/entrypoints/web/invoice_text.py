@@ -8,7 +8,8 @@ from typing import Any
 from famsim.entrypoints.web.format import Formatter
 from famsim.entrypoints.web.render import Text
 
-_RESOURCES = {"data": "Data", "voice": "Voice", "sms": "SMS"}
+RESOURCE_NAMES = {"data": "Data", "voice": "Voice", "sms": "SMS"}
+"""Resources by name, as msgids (the templates' macros carry the same texts)."""
 _DEVICES = {"phone": "Phone", "watch": "Watch", "tablet": "Tablet", "other": "Other device"}
 
 
@@ -30,7 +31,7 @@ def line_label(line: dict[str, Any], text: Text, fmt: Formatter) -> str:
         return label
     if kind in ("overage", "roaming"):
         zone = text("home") if detail["zone"] == "home" else detail["zone"]
-        what = f"{text(_RESOURCES.get(detail['resource'], detail['resource']))} · {zone}"
+        what = f"{text(RESOURCE_NAMES.get(detail['resource'], detail['resource']))} · {zone}"
         label = (
             text("Overage: %(what)s", what=what)
             if kind == "overage"

@@ -12,10 +12,10 @@ from famsim.domain.access import Principal
 from famsim.domain.plan import DeviceKind
 from famsim.entrypoints.web import charts, render
 from famsim.entrypoints.web.format import Formatter
+from famsim.entrypoints.web.invoice_text import RESOURCE_NAMES
 from famsim.entrypoints.web.render import Text, svg
 from famsim.service.esim import Device
 
-RESOURCE_NAMES = {"data": "Data", "voice": "Voice", "sms": "SMS"}
 DEVICE_KINDS = tuple(kind.value for kind in DeviceKind)
 
 
