@@ -6,6 +6,11 @@ a 2- or 3-digit Mobile Network Code (MNC) and the Mobile Subscription Identifica
 number itself; it depends on the MCC and the network, so the split uses python-stdnum's
 database of assigned codes (:func:`stdnum.imsi.split`). A shared line gives each device its
 own IMSI while the network maps them all to one MSISDN.
+
+The database lookup costs tens of microseconds, and every subscriber of a network shares
+its MCC and MNC, so the lookup is cached by the leading digits that decide the MNC (six for
+almost every MCC) and the MSIN is whatever follows: a new IMSI of a known network costs a
+dictionary hit, not a database walk.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Self
 
-from stdnum import imsi, numdb
+from stdnum import numdb
 from stdnum.exceptions import (
     InvalidChecksum,
     InvalidComponent,
@@ -58,16 +63,53 @@ def _translate(exc: Exception, value: str) -> InvalidIdentifier:
     return InvalidIdentifier(KIND, "format", value, str(exc))
 
 
+def _deciding_lengths() -> dict[str, int]:
+    """For each MCC in stdnum's database, how many leading digits decide its MNC.
+
+    That is the MCC's 3 digits plus its longest MNC entry: 5 or 6 for most, 8 where the
+    database lists 5-digit codes (France's ``208 50144`` and the like). ``numdb`` matches
+    the shortest entry that fits, so a prefix that long meets exactly the entries the
+    whole number meets. The walk relies on the database's shape (3-digit MCCs, MNCs with
+    no further split); a release shaped otherwise gets an empty table, and every IMSI is
+    then looked up by all its digits, as before the cache was keyed by prefix.
+    """
+    lengths: dict[str, int] = {}
+    for length, low, high, _props, mncs in numdb.get("imsi").prefixes:
+        if length != MCC_LENGTH or any(entry[4] for entry in mncs):
+            return {}
+        deciding = max(MIN_LENGTH, MCC_LENGTH + max((entry[0] for entry in mncs), default=0))
+        for code in range(int(low), int(high) + 1):
+            mcc = f"{code:0{MCC_LENGTH}d}"
+            lengths[mcc] = max(lengths.get(mcc, 0), deciding)
+    return lengths
+
+
+_DECIDING_LENGTHS = _deciding_lengths()
+# With an empty table (a database of another shape) the key is the whole IMSI.
+_UNKNOWN_MCC_LENGTH = MIN_LENGTH if _DECIDING_LENGTHS else MAX_LENGTH
+
+
 @lru_cache(maxsize=4096)
 def _stdnum_split(digits: str) -> tuple[tuple[str, bool], ...]:
-    """Each part stdnum finds, with whether its database knows that part (cached: pure)."""
+    """Each part stdnum finds, with whether its database knows that part (cached: pure).
+
+    Called with the leading digits that decide the MNC, so one entry serves every
+    subscriber of a network.
+    """
     return tuple((str(part), bool(props)) for part, props in numdb.get("imsi").info(digits))
 
 
 def _split(digits: str, value: str) -> tuple[str, str, str]:
-    """MCC, MNC and MSIN of a digit string of valid length, or raise naming *value*."""
+    """MCC, MNC and MSIN of a digit string of valid length, or raise naming *value*.
+
+    The same parts, checks and messages as splitting all the digits with stdnum: only the
+    leading digits that decide the MNC are looked up, and the MSIN is the rest. *digits*
+    has passed :func:`_check_shape`, so it needs no ``stdnum.imsi.compact`` (which would
+    cost more than the cached lookup).
+    """
+    key = digits[: _DECIDING_LENGTHS.get(digits[:MCC_LENGTH], _UNKNOWN_MCC_LENGTH)]
     try:
-        parts = _stdnum_split(imsi.compact(digits))
+        parts = _stdnum_split(key)
     except ValidationError as exc:  # defensive: stdnum's splitter does not raise today
         raise _translate(exc, value) from exc
     if len(parts) < 2:
@@ -79,15 +121,16 @@ def _split(digits: str, value: str) -> tuple[str, str, str]:
         raise InvalidIdentifier(
             KIND, "unknown", value, f"MCC {mcc} has no mobile network code {mnc[:2]} or {mnc[:3]}"
         )
-    if len(parts) < 3 or not parts[2][0]:
+    msin = digits[len(mcc) + len(mnc) :]
+    if not msin:
         raise InvalidIdentifier(
             KIND, "length", value, f"no digits are left for the MSIN after {mcc}-{mnc}"
         )
-    return mcc, mnc, parts[2][0]
+    return mcc, mnc, msin
 
 
-def _validate(digits: str, value: str) -> tuple[str, str, str]:
-    """Run the checks (format, length, unknown code) and return the MCC, MNC and MSIN."""
+def _check_shape(digits: str, value: str) -> None:
+    """Raise for the first failed cheap check (format, length), naming *value*."""
     if not _is_digits(digits):
         raise InvalidIdentifier(KIND, "format", value, "only the digits 0-9 are allowed")
     if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
@@ -97,6 +140,11 @@ def _validate(digits: str, value: str) -> tuple[str, str, str]:
             value,
             f"has {len(digits)} digits, an IMSI has {MIN_LENGTH} to {MAX_LENGTH}",
         )
+
+
+def _validate(digits: str, value: str) -> tuple[str, str, str]:
+    """Run the checks (format, length, unknown code) and return the MCC, MNC and MSIN."""
+    _check_shape(digits, value)
     return _split(digits, value)
 
 
@@ -105,7 +153,7 @@ class Imsi:
     """A valid IMSI whose MCC and MNC are assigned, held as its digits.
 
     Build one with :meth:`parse`; direct construction validates too, so an invalid IMSI
-    cannot exist.
+    cannot exist. :meth:`trusted` reads back one famsim stored, checking its shape only.
     """
 
     digits: str
@@ -126,6 +174,27 @@ class Imsi:
         digits = _compact(text)
         _validate(digits, text)
         return cls(digits)
+
+    @classmethod
+    def trusted(cls, digits: str) -> Self:
+        """An IMSI famsim validated itself when it stored it, read back from its own store.
+
+        Checks only the shape (ASCII digits, 6 to 15 of them) and raises the same
+        InvalidIdentifier ``format`` or ``length`` failure as the constructor, but does not
+        look the MCC and MNC up again. Two reasons: re-validating costs up to about 0.1 ms
+        per identifier on every load of every family (a database walk for each network
+        not yet cached), and a newer python-stdnum release that drops a network code must
+        not make lines famsim already stores unreadable. :attr:`mcc`, :attr:`mnc`,
+        :attr:`msin` and :attr:`plmn` still consult the installed database, so on such an
+        IMSI they raise the ``unknown`` failure. Never use this for input from outside
+        famsim's own store: that goes through :meth:`parse` or the constructor.
+        """
+        if not isinstance(digits, str):
+            raise InvalidIdentifier(KIND, "format", repr(digits), "must be a string")
+        _check_shape(digits, digits)
+        made = object.__new__(cls)
+        object.__setattr__(made, "digits", digits)
+        return made
 
     @property
     def mcc(self) -> str:

@@ -56,7 +56,8 @@ class Msisdn:
     """A valid MSISDN, held in E.164 form (``+85291234567``).
 
     Build one with :meth:`parse`; direct construction validates too and accepts only the
-    canonical E.164 form, so an invalid MSISDN cannot exist.
+    canonical E.164 form, so an invalid MSISDN cannot exist. :meth:`trusted` reads back one
+    famsim stored, checking its shape only.
     """
 
     e164: str
@@ -98,6 +99,28 @@ class Msisdn:
                 )
         number = _read(compact, region.upper() if region else None, text)
         return cls(_canonical(number, text))
+
+    @classmethod
+    def trusted(cls, e164: str) -> Self:
+        """An MSISDN famsim validated itself when it stored it, read back from its own store.
+
+        Checks only the shape (``+``, a non-zero digit, then 1 to 14 digits) and raises the
+        same InvalidIdentifier ``format`` failure as the constructor, but does not run the
+        numbering-plan checks again. Two reasons: parsing and validating with phonenumbers
+        costs up to about 0.1 ms per identifier on every load of every family, and a newer
+        phonenumbers release that retires a numbering range must not make lines famsim
+        already stores unreadable. Never use this for input from outside famsim's own
+        store: that goes through :meth:`parse` or the constructor.
+        """
+        if not isinstance(e164, str):
+            raise InvalidIdentifier(KIND, "format", repr(e164), "must be a string")
+        if not _E164.fullmatch(e164):
+            raise InvalidIdentifier(
+                KIND, "format", e164, "must be in E.164 form: '+' and up to 15 digits"
+            )
+        made = object.__new__(cls)
+        object.__setattr__(made, "e164", e164)
+        return made
 
     def _number(self) -> PhoneNumber:
         """The phonenumbers object, rebuilt on demand (the dataclass keeps one field)."""
