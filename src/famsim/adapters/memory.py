@@ -138,6 +138,15 @@ class MemoryFamilyRepository:
         self.snapshots[family.id] = copy.deepcopy(stored)
         return family
 
+    def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
+        found = []
+        for family_id in sorted(set(family_ids)):
+            try:
+                found.append(self.get(family_id, for_update=for_update))
+            except FamilyNotFound:
+                continue
+        return found
+
     def summaries(self) -> Sequence[FamilySummary]:
         with self._store.lock:
             families = sorted(self._store.families.values(), key=lambda f: (f.created_on, f.name))
@@ -208,6 +217,9 @@ class MemoryLedgerRepository:
                 ledger.version = self._store.charging_versions.get(FamilyId(family_id), 0)
                 self.touched[key] = ledger
         return self.touched[key]
+
+    def get_many(self, wanted: Sequence[tuple[str, int, Plan]]) -> list[FamilyLedger]:
+        return [self.get(family_id, number, plan) for family_id, number, plan in wanted]
 
     def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
         with self._store.lock:

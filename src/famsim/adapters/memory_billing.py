@@ -8,6 +8,7 @@ fails the commit with :class:`Conflict` and leaves the store as it was.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from famsim.domain.billing.invoice import CreditNote, Invoice
@@ -50,6 +51,14 @@ class MemoryBilling:
             None,
         )
 
+    def cycle_invoices(self, cycles: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Invoice]:
+        wanted = set(cycles)
+        return {
+            (i.family_id, i.cycle_number): i
+            for i in self._all_invoices()
+            if (i.family_id, i.cycle_number) in wanted
+        }
+
     def invoice_by_number(self, number: str) -> Invoice | None:
         return next((i for i in self._all_invoices() if i.number == number), None)
 
@@ -80,6 +89,9 @@ class MemoryBilling:
             return self.policies[family_id]
         with self._lock:
             return self._tables.policies.get(family_id, SplitPolicy())
+
+    def split_policies(self, family_ids: Sequence[str]) -> dict[str, SplitPolicy]:
+        return {family_id: self.split_policy(family_id) for family_id in family_ids}
 
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None:
         self.policies[family_id] = policy

@@ -90,6 +90,12 @@ class FamilyRepository(Protocol):
         """Load a family; ``for_update`` holds its lock until the unit of work ends."""
         ...
 
+    def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
+        """Load several families at once (a batch job's few queries instead of a dozen a
+        family), in id order, locked in that order with ``for_update``; ids of families
+        that do not exist are left out. Each is then tracked as :meth:`get` tracks it."""
+        ...
+
     def summaries(self) -> Sequence[FamilySummary]: ...
 
     def owner_of_msisdn(self, msisdn: Msisdn) -> FamilyId | None: ...
@@ -127,6 +133,11 @@ class LedgerRepository(Protocol):
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         """The stored ledger, or an empty one for a cycle with no charging yet."""
+        ...
+
+    def get_many(self, wanted: Sequence[tuple[str, int, Plan]]) -> list[FamilyLedger]:
+        """The ledgers of several (family id, cycle number, plan) at once, in that order,
+        as :meth:`get` gives each (their families locked first, as for :meth:`get`)."""
         ...
 
     def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
@@ -478,6 +489,10 @@ class BillingRepository(Protocol):
     """
 
     def invoice(self, family_id: str, cycle_number: int) -> Invoice | None: ...
+    def cycle_invoices(self, cycles: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Invoice]:
+        """The invoices of any of these (family id, cycle number), found in one go."""
+        ...
+
     def invoice_by_number(self, number: str) -> Invoice | None: ...
     def invoices(self, family_id: str) -> list[Invoice]:
         """The family's invoices, oldest cycle first."""
@@ -492,6 +507,10 @@ class BillingRepository(Protocol):
     def credit_notes(self, invoice_number: str) -> list[CreditNote]: ...
     def add_credit_note(self, note: CreditNote) -> None: ...
     def split_policy(self, family_id: str) -> SplitPolicy: ...
+    def split_policies(self, family_ids: Sequence[str]) -> dict[str, SplitPolicy]:
+        """Each family's split policy (the default for a family that never set one)."""
+        ...
+
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None: ...
     def rebalance_policy(self, family_id: str) -> RebalancePolicy:
         """The owner's auto-rebalance switch and bounds (off by default)."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from stdnum import numdb
 
 from famsim.domain.errors import InvalidIdentifier
-from famsim.domain.identifiers import Imsi, Msisdn
+from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.identifiers import imsi as imsi_module
 
 pytestmark = pytest.mark.unit
@@ -257,3 +257,37 @@ def test_trusted_refuses_a_non_string(value: object) -> None:
         Msisdn.trusted(value)  # type: ignore[arg-type]
     assert imsi_info.value.check == msisdn_info.value.check == "format"
     assert imsi_info.value.value == msisdn_info.value.value == repr(value)
+
+
+def test_iccid_trusted_equals_and_hashes_like_the_constructor() -> None:
+    for digits in ("8985201000000000003", "89852010000000000012"):
+        built = Iccid.from_body(digits[:-1])
+        trusted = Iccid.trusted(built.digits)
+        assert type(trusted) is Iccid
+        assert trusted == built
+        assert hash(trusted) == hash(built)
+        assert repr(trusted) == repr(built)
+        assert trusted.padded == built.padded
+
+
+def test_iccid_trusted_skips_the_prefix_and_luhn_checks() -> None:
+    wrong_check_digit = "8985201000000000004"
+    with pytest.raises(InvalidIdentifier) as info:
+        Iccid(wrong_check_digit)
+    assert info.value.check == "checksum"
+    assert Iccid.trusted(wrong_check_digit).digits == wrong_check_digit
+
+
+@pytest.mark.parametrize(
+    ("digits", "check"),
+    [
+        ("898520100000000000", "length"),  # 18 digits
+        ("898520100000000000123", "length"),  # 21 digits
+        ("898520100000000000F", "format"),
+        ("８985201000000000003", "format"),  # a full-width digit
+    ],
+)
+def test_iccid_trusted_refuses_a_wrong_shape(digits: str, check: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        Iccid.trusted(digits)
+    assert info.value.check == check

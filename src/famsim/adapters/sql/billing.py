@@ -9,13 +9,14 @@ rolled-back one gives its number back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect, RowMapping
 
 from famsim.adapters.sql import schema as t
+from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
 from famsim.domain.billing.invoice import CreditNote, Invoice
 from famsim.domain.billing.rating import Charge, ChargeKind
 from famsim.domain.billing.split import SplitPolicy, SplitRule
@@ -30,6 +31,15 @@ _NOTES = t.credit_notes.c
 _SEQ = t.document_sequences.c
 _POLICIES = t.split_policies.c
 _REBALANCING = t.rebalance_policies.c
+_BATCH = 500
+"""Families or cycles a read asks for at once: inside every driver's bound-value limit."""
+_CYCLE_INVOICES = select(t.invoices).where(  # two INs: SQLite scans for a row-value IN
+    _INVOICES.family_id.in_(bindparam("ids", expanding=True)),
+    _INVOICES.cycle_number.in_(bindparam("numbers", expanding=True)),
+)
+_SPLIT_POLICIES = select(t.split_policies).where(
+    _POLICIES.family_id.in_(bindparam("ids", expanding=True))
+)
 
 
 class SqlBilling:
@@ -39,6 +49,8 @@ class SqlBilling:
         self._notes: list[CreditNote] = []
         self._policies: dict[str, SplitPolicy] = {}
         self._rebalancing: dict[str, RebalancePolicy] = {}
+        self._sequences: dict[tuple[str, int], tuple[int, bool]] = {}
+        """(prefix, year) -> (last number taken, whether its row exists), once locked."""
 
     # ------------------------------------------------------------------ invoices
     def invoice(self, family_id: str, cycle_number: int) -> Invoice | None:
@@ -55,6 +67,26 @@ class SqlBilling:
             .first()
         )
         return self._load(row) if row is not None else None
+
+    def cycle_invoices(self, cycles: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Invoice]:
+        wanted = set(cycles)
+        found = {
+            (i.family_id, i.cycle_number): i
+            for i in self._invoices
+            if (i.family_id, i.cycle_number) in wanted
+        }
+        keys = sorted(wanted - found.keys())
+        for start in range(0, len(keys), _BATCH):
+            chunk = keys[start : start + _BATCH]
+            params = {
+                "ids": sorted({family_id for family_id, _ in chunk}),
+                "numbers": sorted({number for _, number in chunk}),
+            }
+            for row in self._connection.execute(_CYCLE_INVOICES, params).mappings():
+                key = (row["family_id"], row["cycle_number"])
+                if key in wanted:
+                    found[key] = self._load(row)
+        return found
 
     def invoice_by_number(self, number: str) -> Invoice | None:
         for pending in self._invoices:
@@ -111,17 +143,18 @@ class SqlBilling:
 
     # --------------------------------------------------------------- sequences
     def next_sequence(self, prefix: str, year: int) -> int:
-        where = (_SEQ.prefix == prefix, _SEQ.year == year)
-        last = self._connection.execute(
-            select(_SEQ.last).where(*where).with_for_update()
-        ).scalar_one_or_none()
-        if last is None:
-            self._connection.execute(
-                insert(t.document_sequences).values(prefix=prefix, year=year, last=1)
-            )
-            return 1
-        self._connection.execute(update(t.document_sequences).where(*where).values(last=last + 1))
-        return int(last) + 1
+        """The first number of a kind and year locks its row until the transaction ends;
+        the following ones are counted here and the row is written once, by :meth:`flush`
+        (a batch of invoices then costs one read and one write of the sequence)."""
+        key = (prefix, year)
+        if key not in self._sequences:
+            last = self._connection.execute(
+                select(_SEQ.last).where(_SEQ.prefix == prefix, _SEQ.year == year).with_for_update()
+            ).scalar_one_or_none()
+            self._sequences[key] = (int(last or 0), last is not None)
+        last, stored = self._sequences[key]
+        self._sequences[key] = (last + 1, stored)
+        return last + 1
 
     # ------------------------------------------------------------- credit notes
     def credit_notes(self, invoice_number: str) -> list[CreditNote]:
@@ -158,10 +191,17 @@ class SqlBilling:
             .mappings()
             .first()
         )
-        if row is None:
-            return SplitPolicy()
-        custom: Mapping[str, int] | None = row["custom"]
-        return SplitPolicy(SplitRule(row["rule"]), dict(custom) if custom else None)
+        return _split_policy(row) if row is not None else SplitPolicy()
+
+    def split_policies(self, family_ids: Sequence[str]) -> dict[str, SplitPolicy]:
+        found = {f: self._policies[f] for f in family_ids if f in self._policies}
+        ids = sorted(set(family_ids) - found.keys())
+        for start in range(0, len(ids), _BATCH):
+            for row in self._connection.execute(
+                _SPLIT_POLICIES, {"ids": ids[start : start + _BATCH]}
+            ).mappings():
+                found[row["family_id"]] = _split_policy(row)
+        return {f: found.get(f, SplitPolicy()) for f in family_ids}
 
     def set_split_policy(self, family_id: str, policy: SplitPolicy) -> None:
         self._policies[family_id] = policy
@@ -216,36 +256,8 @@ class SqlBilling:
                 self._connection.execute(
                     insert(t.rebalance_policies).values(family_id=family_id, **values)
                 )
-        for invoice in self._invoices:
-            self._connection.execute(insert(t.invoices).values(**_invoice_row(invoice)))
-            if invoice.lines:
-                self._connection.execute(
-                    insert(t.invoice_lines),
-                    [
-                        {
-                            "invoice_number": invoice.number,
-                            "position": position,
-                            "kind": line.kind.value,
-                            "member_id": line.member_id,
-                            "minor": line.minor,
-                            "detail": dict(line.detail),
-                        }
-                        for position, line in enumerate(invoice.lines)
-                    ],
-                )
-            if invoice.shares:
-                self._connection.execute(
-                    insert(t.invoice_shares),
-                    [
-                        {
-                            "invoice_number": invoice.number,
-                            "position": position,
-                            "member_id": member,
-                            "minor": minor,
-                        }
-                        for position, (member, minor) in enumerate(invoice.shares)
-                    ],
-                )
+        self._write_sequences()
+        self._write_invoices()
         for note in self._notes:
             self._connection.execute(
                 insert(t.credit_notes).values(
@@ -259,6 +271,70 @@ class SqlBilling:
                 )
             )
         self._invoices, self._notes, self._policies, self._rebalancing = [], [], {}, {}
+        self._sequences = {}
+
+    def _write_sequences(self) -> None:
+        for (prefix, year), (last, stored) in self._sequences.items():
+            if stored:
+                self._connection.execute(
+                    update(t.document_sequences)
+                    .where(_SEQ.prefix == prefix, _SEQ.year == year)
+                    .values(last=last)
+                )
+            else:
+                self._connection.execute(
+                    insert(t.document_sequences).values(prefix=prefix, year=year, last=last)
+                )
+
+    def _write_invoices(self) -> None:
+        """All the invoices of the unit of work: one executemany a table."""
+        if not self._invoices:
+            return
+        dialect = self._connection.dialect
+        lines = [
+            {
+                "invoice_number": invoice.number,
+                "position": position,
+                "kind": line.kind.value,
+                "member_id": line.member_id,
+                "minor": line.minor,
+                "detail": dict(line.detail),
+            }
+            for invoice in self._invoices
+            for position, line in enumerate(invoice.lines)
+        ]
+        shares = [
+            {
+                "invoice_number": invoice.number,
+                "position": position,
+                "member_id": member,
+                "minor": minor,
+            }
+            for invoice in self._invoices
+            for position, (member, minor) in enumerate(invoice.shares)
+        ]
+        for table, rows in (
+            (t.invoices, [_invoice_row(invoice) for invoice in self._invoices]),
+            (t.invoice_lines, lines),
+            (t.invoice_shares, shares),
+        ):
+            if rows:
+                _insert(dialect, table).execute(self._connection, rows)
+
+
+_INSERTS: dict[tuple[str, str], BulkStatement] = {}
+
+
+def _insert(dialect: Dialect, table: Table) -> BulkStatement:
+    key = (dialect.name, table.name)
+    if key not in _INSERTS:
+        _INSERTS[key] = compile_bulk(insert(table), dialect, [c.name for c in table.columns])
+    return _INSERTS[key]
+
+
+def _split_policy(row: RowMapping) -> SplitPolicy:
+    custom: Mapping[str, int] | None = row["custom"]
+    return SplitPolicy(SplitRule(row["rule"]), dict(custom) if custom else None)
 
 
 def _bounds_rows(policy: RebalancePolicy) -> list[list[Any]]:

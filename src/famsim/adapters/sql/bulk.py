@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 
@@ -31,10 +32,11 @@ class BulkStatement:
     converters: tuple[Callable[[Any], Any] | None, ...]
     named: bool
 
-    def execute(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Run the statement once per row, in the connection's current transaction."""
+    def execute(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Run the statement once per row, in the connection's current transaction; the
+        rows it touched in all (both drivers sum executemany's row counts)."""
         if not rows:
-            return
+            return 0
         converting = [(i, name, _remembering(f)) for i, (name, f) in enumerate(self._pairs()) if f]
         params: list[Any]
         if self.named:
@@ -59,9 +61,19 @@ class BulkStatement:
                         listed[i] = convert(listed[i])
                     converted.append(listed)
                 params = converted
+        if not connection.in_transaction():
+            # The driver would begin one by itself, unseen by SQLAlchemy, whose commit
+            # would then have nothing to commit: begin it here, as any statement would.
+            connection.begin()
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver_error = connection.dialect.loaded_dbapi.Error
         try:
             cursor.executemany(self.sql, params)
+            return int(cursor.rowcount)
+        except driver_error as exc:
+            # Wrapped as SQLAlchemy wraps it (IntegrityError, OperationalError, ...), so the
+            # unit of work reports a unique key or a busy database the same either way.
+            raise DBAPIError.instance(self.sql, None, exc, driver_error) from exc
         finally:
             cursor.close()
 

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Dialect
 
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
-from famsim.adapters.sql.rows import upsert
+from famsim.adapters.sql.rows import dicts, upsert
 from famsim.domain.charging.ledger import (
     Changes,
     Counter,
@@ -56,9 +56,65 @@ _BUMP = (
 _DELETE_RESERVATION = delete(t.reservations).where(
     *(t.reservations.c[c.name] == bindparam(f"k_{c.name}") for c in t.reservations.primary_key)
 )
-_CHARGING_VERSION = select(t.families.c.charging_version).where(
-    t.families.c.id == bindparam("family")
+_BATCH = 500
+"""Ledgers a load asks for at once: well inside every driver's limit on bound values."""
+_CHARGING_VERSIONS = select(t.families.c.id, t.families.c.charging_version).where(
+    t.families.c.id.in_(bindparam("ids", expanding=True))
 )
+
+
+def _of_cycles(table: Table) -> Any:
+    """The rows of *table* whose family is one of ``ids`` and cycle one of ``numbers``.
+
+    Not a row-value IN over the (family, cycle) pairs: SQLite scans the whole table for
+    that, where two plain INs search its primary key. Rows of a pair not asked for (a
+    family's other cycle among the numbers) are left out by the caller.
+    """
+    query = select(table).where(
+        table.c.family_id.in_(bindparam("ids", expanding=True)),
+        table.c.cycle_number.in_(bindparam("numbers", expanding=True)),
+    )
+    return query.order_by(*table.primary_key.columns)  # as one family's ledger was read
+
+
+_LEDGER_ROWS: tuple[tuple[str, Any], ...] = (
+    ("counters", _of_cycles(t.charging_counters)),
+    ("money", _of_cycles(t.charging_money)),
+    ("reservations", _of_cycles(t.reservations)),
+    ("alerts", _of_cycles(t.threshold_alerts)),
+)
+
+
+def _ledger(
+    family_id: str, cycle_number: int, plan: Plan, rows: dict[str, list[dict[str, Any]]]
+) -> FamilyLedger:
+    """A ledger as stored in *rows* (by table), with nothing moved yet."""
+    ledger = FamilyLedger(FamilyId(family_id), cycle_number, plan)
+    for row in rows.get("counters", ()):
+        scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
+        counter = ledger.counter((scope, row["kind"], Resource(row["resource"]), row["zone"]))
+        counter.used, counter.reserved = row["used"], row["reserved"]
+    for row in rows.get("money", ()):
+        ledger.member(MemberId(row["member_id"])).overage_reserved_minor = row[
+            "overage_reserved_minor"
+        ]
+    for row in rows.get("reservations", ()):
+        service = (Resource(row["resource"]), Zone(row["zone"]), row["tethered"])
+        ledger.reservations[(row["session_id"], service)] = Reservation(
+            member_id=MemberId(row["member_id"]),
+            subscription_id=SubscriptionId(row["subscription_id"]),
+            from_pool=row["from_pool"],
+            from_overage=row["from_overage"],
+            price_minor=row["price_minor"],
+            expires_at=row["expires_at"],
+            free=row["free"],
+        )
+    for row in rows.get("alerts", ()):
+        scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
+        alert_key = (scope, Resource(row["resource"]), Zone(row["zone"]))
+        ledger.alerted.setdefault(alert_key, set()).add(row["level"])
+    ledger.take_changes()  # as stored: nothing has moved yet
+    return ledger
 
 
 class SqlLedgerRepository:
@@ -71,40 +127,32 @@ class SqlLedgerRepository:
         self._events: list[ThresholdCrossed] = []
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
-        key = (family_id, cycle_number)
-        if key in self._tracked:
-            return self._tracked[key]
-        ledger = FamilyLedger(FamilyId(family_id), cycle_number, plan)
-        ledger.version = (
-            self._connection.execute(_CHARGING_VERSION, {"family": family_id}).scalar() or 0
-        )
-        where = {"family_id": family_id, "cycle_number": cycle_number}
-        for row in self._select(t.charging_counters, where):
-            scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
-            counter = ledger.counter((scope, row["kind"], Resource(row["resource"]), row["zone"]))
-            counter.used, counter.reserved = row["used"], row["reserved"]
-        for row in self._select(t.charging_money, where):
-            ledger.member(MemberId(row["member_id"])).overage_reserved_minor = row[
-                "overage_reserved_minor"
-            ]
-        for row in self._select(t.reservations, where):
-            service = (Resource(row["resource"]), Zone(row["zone"]), row["tethered"])
-            ledger.reservations[(row["session_id"], service)] = Reservation(
-                member_id=MemberId(row["member_id"]),
-                subscription_id=SubscriptionId(row["subscription_id"]),
-                from_pool=row["from_pool"],
-                from_overage=row["from_overage"],
-                price_minor=row["price_minor"],
-                expires_at=row["expires_at"],
-                free=row["free"],
-            )
-        for row in self._select(t.threshold_alerts, where):
-            scope = MemberId(row["scope"]) if row["scope"] != POOL_SCOPE else None
-            alert_key = (scope, Resource(row["resource"]), Zone(row["zone"]))
-            ledger.alerted.setdefault(alert_key, set()).add(row["level"])
-        ledger.take_changes()  # as stored: nothing has moved yet
-        self._tracked[key] = ledger
-        return ledger
+        return self.get_many([(family_id, cycle_number, plan)])[0]
+
+    def get_many(self, wanted: Sequence[tuple[str, int, Plan]]) -> list[FamilyLedger]:
+        """The ledgers in five queries a 500, whatever their number (one a table)."""
+        missing = [w for w in wanted if (w[0], w[1]) not in self._tracked]
+        for start in range(0, len(missing), _BATCH):
+            chunk = missing[start : start + _BATCH]
+            keys = sorted({(family_id, number) for family_id, number, _ in chunk})
+            ids = sorted({family_id for family_id, _ in keys})
+            versions = {
+                row.id: row.charging_version
+                for row in self._connection.execute(_CHARGING_VERSIONS, {"ids": ids})
+            }
+            stored: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+            asked = set(keys)
+            params = {"ids": ids, "numbers": sorted({number for _, number in keys})}
+            for name, query in _LEDGER_ROWS:
+                for row in dicts(self._connection.execute(query, params)):
+                    key = (row["family_id"], row["cycle_number"])
+                    if key in asked:
+                        stored.setdefault(key, {}).setdefault(name, []).append(row)
+            for family_id, number, plan in chunk:
+                ledger = _ledger(family_id, number, plan, stored.get((family_id, number), {}))
+                ledger.version = versions.get(family_id) or 0
+                self._tracked[(family_id, number)] = ledger
+        return [self._tracked[(family_id, number)] for family_id, number, _ in wanted]
 
     def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
         if not family_ids:
@@ -165,12 +213,17 @@ class SqlLedgerRepository:
         }
         missing = sorted(wanted - found.keys())
         if missing:
+            # Two plain INs, not a row-value IN over the pairs: SQLite scans the whole
+            # table for that, where these search its primary key.
             c = t.charging_answers.c
             query = select(c.session_id, c.request_number, c.answer).where(
-                tuple_(c.session_id, c.request_number).in_(missing)
+                c.session_id.in_(sorted({session for session, _ in missing})),
+                c.request_number.in_(sorted({number for _, number in missing})),
             )
             for row in self._connection.execute(query):
-                found[(row.session_id, row.request_number)] = row.answer
+                key = (row.session_id, row.request_number)
+                if key in wanted:
+                    found[key] = row.answer
         return found
 
     def remember(
@@ -229,10 +282,6 @@ class SqlLedgerRepository:
         if self._answers:
             bulk("answers").execute(self._connection, self._answers)
             self._answers = []
-
-    def _select(self, table: Table, where: dict[str, Any]) -> list[dict[str, Any]]:
-        query = select(table).where(*(table.c[name] == value for name, value in where.items()))
-        return [dict(row) for row in self._connection.execute(query).mappings()]
 
 
 _RESERVATION_COLUMNS = (

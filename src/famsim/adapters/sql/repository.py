@@ -9,6 +9,7 @@ that lost a race fails loudly (:class:`ConcurrentUpdate`) instead of overwriting
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -23,10 +24,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 
 from famsim.adapters.catalog import plan_from_document, plan_to_document
 from famsim.adapters.sql import schema as t
-from famsim.adapters.sql.rows import Row, Rows, delete_missing, keyed, write_changes
+from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
+from famsim.adapters.sql.rows import Row, Rows, delete_missing, dicts, keyed, write_changes
 from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
 from famsim.domain.cycle import Cycle, Pool
 from famsim.domain.family import Family
@@ -68,8 +71,10 @@ _CURRENT_CYCLE = (
     .order_by(t.cycles.c.number.desc())
     .limit(1)
 )
-_POOLS = select(t.pools).where(
-    t.pools.c.family_id == _FAMILY_ID, t.pools.c.cycle_number == bindparam("cycle_number")
+_POOLS = (
+    select(t.pools)
+    .where(t.pools.c.family_id == _FAMILY_ID, t.pools.c.cycle_number == bindparam("cycle_number"))
+    .order_by(t.pools.c.resource, t.pools.c.zone)
 )
 
 
@@ -83,6 +88,40 @@ _LINES = _children(t.lines, "position")
 _SUBSCRIPTIONS = _children(t.subscriptions, "line_id", "position")
 _LIMITS = _children(t.allocation_limits, "member_id", "resource", "zone")
 _ALLOCATIONS = _children(t.allocations, "member_id")
+
+# The same for many families at once (get_many): one query a table, rows grouped by family.
+_BATCH = 500
+"""Families a load asks for at once: well inside every driver's limit on bound values."""
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_MANY_FAMILY_ROWS = select(t.families).where(t.families.c.id.in_(_IDS)).order_by(t.families.c.id)
+_MANY_FAMILY_ROWS_SHARED = _MANY_FAMILY_ROWS.with_for_update(read=True)
+_MANY_FAMILY_ROWS_LOCKED = _MANY_FAMILY_ROWS.with_for_update()
+_LATEST = t.cycles.alias("latest")
+
+
+def _of_many(table: Table, *order: str) -> Any:
+    query = select(table).where(table.c.family_id.in_(_IDS))
+    return query.order_by(table.c.family_id, *(table.c[name] for name in order))
+
+
+def _current(table: Table, number: Any) -> Any:
+    """Rows of each family's current (latest) cycle."""
+    latest = select(func.max(_LATEST.c.number)).where(_LATEST.c.family_id == table.c.family_id)
+    return number == latest.scalar_subquery()
+
+
+_MANY_CHILDREN: tuple[tuple[Table, Any], ...] = (
+    (t.cycles, _of_many(t.cycles).where(_current(t.cycles, t.cycles.c.number))),
+    (
+        t.pools,
+        _of_many(t.pools, "resource", "zone").where(_current(t.pools, t.pools.c.cycle_number)),
+    ),
+    (t.members, _of_many(t.members, "position")),
+    (t.lines, _of_many(t.lines, "position")),
+    (t.subscriptions, _of_many(t.subscriptions, "line_id", "position")),
+    (t.allocation_limits, _of_many(t.allocation_limits, "member_id", "resource", "zone")),
+    (t.allocations, _of_many(t.allocations, "member_id")),
+)
 
 
 class SqlPlanRepository:
@@ -143,112 +182,82 @@ class SqlFamilyRepository:
         row = self._connection.execute(query, {"family_id": family_id}).mappings().first()
         if row is None:
             raise FamilyNotFound(f"no family {family_id!r}")
-        family = self._load(dict(row))
+        cycle_row = self._fetch(_CURRENT_CYCLE, family_id)[0]
+        family = _assemble(
+            dict(row),
+            _FamilyRows(
+                cycle_row,
+                self._fetch(_POOLS, family_id, cycle_number=cycle_row["number"]),
+                self._fetch(_MEMBERS, family_id),
+                self._fetch(_LINES, family_id),
+                self._fetch(_SUBSCRIPTIONS, family_id),
+                self._fetch(_LIMITS, family_id),
+                self._fetch(_ALLOCATIONS, family_id),
+            ),
+        )
         self._seen[family.id] = (family, _rows(family))
         return family
+
+    def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
+        wanted = sorted(set(family_ids))
+        found: dict[str, Family] = {}
+        to_load = []
+        for family_id in wanted:
+            known = self._new.get(FamilyId(family_id)) or self._seen.get(FamilyId(family_id))
+            if isinstance(known, tuple):
+                found[family_id] = known[0]
+            elif known is not None:
+                found[family_id] = known
+            else:
+                to_load.append(family_id)
+        for start in range(0, len(to_load), _BATCH):
+            for family, as_read in self._load_many(to_load[start : start + _BATCH], for_update):
+                self._seen[family.id] = (family, as_read)
+                found[family.id] = family
+        return [found[family_id] for family_id in wanted if family_id in found]
+
+    def _load_many(
+        self, family_ids: list[str], for_update: bool
+    ) -> list[tuple[Family, dict[str, Rows]]]:
+        """The families of *family_ids* in eight queries whatever their number, each with
+        its rows as read: the snapshot that flush compares with (the rows ``_rows`` makes
+        of a family are the rows it was read from, so they need not be made again)."""
+        query = _MANY_FAMILY_ROWS
+        if self._connection.dialect.name != "sqlite":
+            query = _MANY_FAMILY_ROWS_LOCKED if for_update else _MANY_FAMILY_ROWS_SHARED
+        params = {"ids": family_ids}
+        heads = dicts(self._connection.execute(query, params))
+        if not heads:
+            return []
+        grouped: dict[str, dict[str, list[Row]]] = {}
+        for table, children in _MANY_CHILDREN:
+            for r in dicts(self._connection.execute(children, params)):
+                grouped.setdefault(r["family_id"], {}).setdefault(table.name, []).append(r)
+        loaded = []
+        for head in heads:
+            rows = grouped.get(head["id"], {})
+            family = _assemble(
+                head,
+                _FamilyRows(
+                    rows["cycles"][0],
+                    rows.get("pools", []),
+                    rows.get("members", []),
+                    rows.get("lines", []),
+                    rows.get("subscriptions", []),
+                    rows.get("allocation_limits", []),
+                    rows.get("allocations", []),
+                ),
+            )
+            as_read = {"families": {(family.id,): _mapped(head)}}
+            as_read |= {
+                table.name: keyed(table, rows.get(table.name, [])) for table in _CHILD_TABLES
+            }
+            loaded.append((family, as_read))
+        return loaded
 
     def _fetch(self, query: Any, family_id: str, **params: Any) -> list[Row]:
         rows = self._connection.execute(query, {"family_id": family_id, **params}).mappings()
         return [dict(r) for r in rows]
-
-    def _load(self, row: Row) -> Family:
-        family_id = row["id"]
-        cycle_row = self._fetch(_CURRENT_CYCLE, family_id)[0]
-        pool_rows = self._fetch(_POOLS, family_id, cycle_number=cycle_row["number"])
-        cycle = Cycle(
-            number=cycle_row["number"],
-            start=cycle_row["start_on"],
-            end=cycle_row["end_on"],
-            plan_code=cycle_row["plan_code"],
-            pools={
-                (Resource(p["resource"]), Zone(p["zone"])): Pool(
-                    Resource(p["resource"]), Zone(p["zone"]), p["total"], p["carried"]
-                )
-                for p in pool_rows
-            },
-        )
-        currency = row["currency"]
-        members = {
-            MemberId(m["id"]): Member(
-                id=MemberId(m["id"]),
-                name=m["name"],
-                role=Role(m["role"]),
-                joined_on=m["joined_on"],
-                guardian_id=MemberId(m["guardian_id"]) if m["guardian_id"] else None,
-                status=MemberStatus(m["status"]),
-                removed_on=m["removed_on"],
-            )
-            for m in self._fetch(_MEMBERS, family_id)
-        }
-        lines: dict[LineId, Line] = {
-            LineId(r["id"]): Line(
-                id=LineId(r["id"]),
-                msisdn=Msisdn(r["msisdn"]),
-                member_id=MemberId(r["member_id"]),
-                data_only=r["data_only"],
-                status=LineStatus(r["status"]),
-                suspended_reason=r["suspended_reason"],
-                closed_on=r["closed_on"],
-            )
-            for r in self._fetch(_LINES, family_id)
-        }
-        for s in self._fetch(_SUBSCRIPTIONS, family_id):
-            lines[LineId(s["line_id"])].subscriptions.append(
-                Subscription(
-                    id=SubscriptionId(s["id"]),
-                    iccid=Iccid(s["iccid"]),
-                    imsi=Imsi(s["imsi"]),
-                    sim_type=SimType(s["sim_type"]),
-                    device_kind=DeviceKind(s["device_kind"]),
-                    primary=s["is_primary"],
-                    eid=Eid(s["eid"]) if s["eid"] else None,
-                    imei=Imei(s["imei"]) if s["imei"] else None,
-                    state=SubscriptionState(s["state"]),
-                    state_changed_at=s["state_changed_at"],
-                    profile_type=s["profile_type"],
-                    matching_id=s["matching_id"],
-                    confirmation_code=s["confirmation_code"],
-                    order_expires_at=s["order_expires_at"],
-                    replaces=SubscriptionId(s["replaces_id"]) if s["replaces_id"] else None,
-                    in_service_on=s["in_service_on"],
-                    out_of_service_on=s["out_of_service_on"],
-                )
-            )
-        limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
-        for r in self._fetch(_LIMITS, family_id):
-            key = (Resource(r["resource"]), Zone(r["zone"]))
-            limits.setdefault(MemberId(r["member_id"]), {})[key] = Limit(r["quota"], r["hard_cap"])
-        allocations = {
-            MemberId(a["member_id"]): Allocation(
-                limits=limits.get(MemberId(a["member_id"]), {}),
-                hotspot_quota=a["hotspot_quota"],
-                exhaustion=ExhaustionAction(a["exhaustion"]),
-                redirect_url=a["redirect_url"],
-                money_cap=_money(a["money_cap_minor"], currency),
-                roaming_allowed=a["roaming_allowed"],
-                always_allowed=frozenset(a["always_allowed"]),
-                quiet_hours=tuple(_quiet_hours(text) for text in a["quiet_hours"]),
-            )
-            for a in self._fetch(_ALLOCATIONS, family_id)
-        }
-        return Family(
-            id=FamilyId(family_id),
-            name=row["name"],
-            plan_code=row["plan_code"],
-            currency=currency,
-            owner_id=MemberId(row["owner_id"]),
-            created_on=row["created_on"],
-            cycle_day=row["cycle_day"],
-            cycle=cycle,
-            members=members,
-            lines=lines,
-            allocations=allocations,
-            money_cap=_money(row["money_cap_minor"], currency),
-            oversubscription_allowed=row["oversubscription_allowed"],
-            pending_plan_code=row["pending_plan_code"],
-            time_zone=row["time_zone"],
-            version=row["version"],
-        )
 
     def summaries(self) -> Sequence[FamilySummary]:
         member_count = (
@@ -326,36 +335,230 @@ class SqlFamilyRepository:
 
     # ------------------------------------------------------------------ writing
     def flush(self) -> None:
-        """Write every new and every loaded family, then forget them."""
-        for family in self._new.values():
-            rows = _rows(family)
-            self._connection.execute(
-                insert(t.families).values(**rows["families"][(family.id,)], version=family.version)
+        """Write every new and every loaded family, then forget them.
+
+        Each table is written once for all the families of the unit of work (a batch job
+        may hold hundreds): the families' rows first, then each child table in foreign-key
+        order, with one executemany per kind of statement.
+        """
+        connection = self._connection
+        if self._new:
+            added = [(family, _rows(family)) for family in self._new.values()]
+            _family_statement(connection.dialect, "insert").execute(
+                connection,
+                [
+                    rows["families"][(family.id,)] | {"version": family.version}
+                    for family, rows in added
+                ],
             )
             for table in _CHILD_TABLES:
-                write_changes(self._connection, table, {}, rows[table.name])
-            self._seen[family.id] = (family, rows)
-        self._new.clear()
-        for family_id, (family, before) in list(self._seen.items()):
+                write_changes(connection, table, (({}, rows[table.name]) for _, rows in added))
+            for family, rows in added:
+                self._seen[family.id] = (family, rows)
+            self._new.clear()
+        changed = []
+        for family, before in self._seen.values():
             after = _rows(family)
-            if after == before:
-                continue
-            changed = self._connection.execute(
-                update(t.families)
-                .where(t.families.c.id == family.id, t.families.c.version == family.version)
-                .values(**after["families"][(family.id,)], version=family.version + 1)
-            ).rowcount
-            if changed != 1:
-                raise ConcurrentUpdate(
-                    f"family {family.name!r} was changed by someone else meanwhile; try again"
-                )
-            for table in _CHILD_TABLES:
-                write_changes(self._connection, table, before[table.name], after[table.name])
-            for table in reversed(_CHILD_TABLES):
-                if table.name in _DELETABLE:
-                    delete_missing(self._connection, table, before[table.name], after[table.name])
+            if after != before:
+                changed.append((family, before, after))
+        if not changed:
+            return
+        families = [family for family, _, _ in changed]
+        if len(families) > 1 and (lost := self._moved(families)) is not None:
+            raise _lost_race(lost)
+        bumped = _family_statement(connection.dialect, "update").execute(
+            connection,
+            [
+                after["families"][(family.id,)]
+                | {"version": family.version + 1, "k_id": family.id, "k_version": family.version}
+                for family, _, after in changed
+            ],
+        )
+        if bumped != len(changed):  # a single family, or a writer between the two
+            raise _lost_race(self._moved(families) or families[0])
+        for table in _CHILD_TABLES:
+            pairs = [(before[table.name], after[table.name]) for _, before, after in changed]
+            write_changes(connection, table, pairs)
+        for table in reversed(_CHILD_TABLES):
+            if table.name in _DELETABLE:
+                pairs = [(before[table.name], after[table.name]) for _, before, after in changed]
+                delete_missing(connection, table, pairs)
+        for family, _, after in changed:
             family.version += 1
-            self._seen[family_id] = (family, _rows(family))
+            self._seen[family.id] = (family, after)
+
+    def _moved(self, families: list[Family]) -> Family | None:
+        """The first of *families* whose stored version is no longer the one it was read
+        at: another writer committed it meanwhile. (Read before this flush's update, which
+        would move every version, so a batch names the family that lost the race.)"""
+        query = select(t.families.c.id, t.families.c.version).where(
+            t.families.c.id.in_([family.id for family in families])
+        )
+        stored = {row.id: row.version for row in self._connection.execute(query)}
+        return next((f for f in families if stored.get(f.id) != f.version), None)
+
+
+def _lost_race(family: Family) -> ConcurrentUpdate:
+    return ConcurrentUpdate(
+        f"family {family.name!r} was changed by someone else meanwhile; try again"
+    )
+
+
+_FAMILY_COLUMNS = (
+    "id",
+    "name",
+    "plan_code",
+    "pending_plan_code",
+    "currency",
+    "owner_id",
+    "created_on",
+    "cycle_day",
+    "money_cap_minor",
+    "oversubscription_allowed",
+    "time_zone",
+    "version",
+)
+"""What a family's row stores of the aggregate (``charging_version`` is the ledger's)."""
+_FAMILY_STATEMENTS: dict[tuple[str, str], BulkStatement] = {}
+
+
+def _mapped(head: Row) -> Row:
+    """A family's row as read, without what the aggregate does not map (its version, kept
+    on the family, and the ledger's charging version)."""
+    return {name: head[name] for name in _FAMILY_COLUMNS if name != "version"}
+
+
+def _family_statement(dialect: Dialect, kind: str) -> BulkStatement:
+    """Insert a family's row, or update it if its version is still ``k_version``."""
+    key = (dialect.name, kind)
+    if key not in _FAMILY_STATEMENTS:
+        if kind == "insert":
+            made = compile_bulk(insert(t.families), dialect, _FAMILY_COLUMNS)
+        else:
+            c = t.families.c
+            still = (c.id == bindparam("k_id"), c.version == bindparam("k_version"))
+            made = compile_bulk(update(t.families).where(*still), dialect, _FAMILY_COLUMNS)
+        _FAMILY_STATEMENTS[key] = made
+    return _FAMILY_STATEMENTS[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _FamilyRows:
+    """A family's child rows as read, each list in the table's stored order."""
+
+    cycle: Row
+    pools: list[Row]
+    members: list[Row]
+    lines: list[Row]
+    subscriptions: list[Row]
+    limits: list[Row]
+    allocations: list[Row]
+
+
+def _assemble(row: Row, rows: _FamilyRows) -> Family:
+    """The family stored in *row* and its children's *rows*.
+
+    Identifiers are read back with their ``trusted`` constructors: famsim validated them
+    when it stored them, and checking them again against the numbering plans would cost
+    more than the rest of the load (and a newer numbering database must not make a stored
+    line unreadable).
+    """
+    family_id = row["id"]
+    cycle_row, pool_rows = rows.cycle, rows.pools
+    cycle = Cycle(
+        number=cycle_row["number"],
+        start=cycle_row["start_on"],
+        end=cycle_row["end_on"],
+        plan_code=cycle_row["plan_code"],
+        pools={
+            (Resource(p["resource"]), Zone(p["zone"])): Pool(
+                Resource(p["resource"]), Zone(p["zone"]), p["total"], p["carried"]
+            )
+            for p in pool_rows
+        },
+    )
+    currency = row["currency"]
+    members = {
+        MemberId(m["id"]): Member(
+            id=MemberId(m["id"]),
+            name=m["name"],
+            role=Role(m["role"]),
+            joined_on=m["joined_on"],
+            guardian_id=MemberId(m["guardian_id"]) if m["guardian_id"] else None,
+            status=MemberStatus(m["status"]),
+            removed_on=m["removed_on"],
+        )
+        for m in rows.members
+    }
+    lines: dict[LineId, Line] = {
+        LineId(r["id"]): Line(
+            id=LineId(r["id"]),
+            msisdn=Msisdn.trusted(r["msisdn"]),
+            member_id=MemberId(r["member_id"]),
+            data_only=r["data_only"],
+            status=LineStatus(r["status"]),
+            suspended_reason=r["suspended_reason"],
+            closed_on=r["closed_on"],
+        )
+        for r in rows.lines
+    }
+    for s in rows.subscriptions:
+        lines[LineId(s["line_id"])].subscriptions.append(
+            Subscription(
+                id=SubscriptionId(s["id"]),
+                iccid=Iccid.trusted(s["iccid"]),
+                imsi=Imsi.trusted(s["imsi"]),
+                sim_type=SimType(s["sim_type"]),
+                device_kind=DeviceKind(s["device_kind"]),
+                primary=s["is_primary"],
+                eid=Eid(s["eid"]) if s["eid"] else None,
+                imei=Imei(s["imei"]) if s["imei"] else None,
+                state=SubscriptionState(s["state"]),
+                state_changed_at=s["state_changed_at"],
+                profile_type=s["profile_type"],
+                matching_id=s["matching_id"],
+                confirmation_code=s["confirmation_code"],
+                order_expires_at=s["order_expires_at"],
+                replaces=SubscriptionId(s["replaces_id"]) if s["replaces_id"] else None,
+                in_service_on=s["in_service_on"],
+                out_of_service_on=s["out_of_service_on"],
+            )
+        )
+    limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
+    for r in rows.limits:
+        key = (Resource(r["resource"]), Zone(r["zone"]))
+        limits.setdefault(MemberId(r["member_id"]), {})[key] = Limit(r["quota"], r["hard_cap"])
+    allocations = {
+        MemberId(a["member_id"]): Allocation(
+            limits=limits.get(MemberId(a["member_id"]), {}),
+            hotspot_quota=a["hotspot_quota"],
+            exhaustion=ExhaustionAction(a["exhaustion"]),
+            redirect_url=a["redirect_url"],
+            money_cap=_money(a["money_cap_minor"], currency),
+            roaming_allowed=a["roaming_allowed"],
+            always_allowed=frozenset(a["always_allowed"]),
+            quiet_hours=tuple(_quiet_hours(text) for text in a["quiet_hours"]),
+        )
+        for a in rows.allocations
+    }
+    return Family(
+        id=FamilyId(family_id),
+        name=row["name"],
+        plan_code=row["plan_code"],
+        currency=currency,
+        owner_id=MemberId(row["owner_id"]),
+        created_on=row["created_on"],
+        cycle_day=row["cycle_day"],
+        cycle=cycle,
+        members=members,
+        lines=lines,
+        allocations=allocations,
+        money_cap=_money(row["money_cap_minor"], currency),
+        oversubscription_allowed=row["oversubscription_allowed"],
+        pending_plan_code=row["pending_plan_code"],
+        time_zone=row["time_zone"],
+        version=row["version"],
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -86,6 +86,25 @@ class Iccid:
         return cls(digits)
 
     @classmethod
+    def trusted(cls, digits: str) -> Self:
+        """An ICCID famsim validated itself when it stored it, read back from its own store.
+
+        Checks only the shape (19 or 20 ASCII digits) and raises the constructor's
+        ``format`` or ``length`` failure, but skips the prefix and Luhn checks: loading a
+        batch of families reads tens of thousands of ICCIDs, and the Luhn digit is most of
+        what the constructor costs. Never for input from outside famsim's own store.
+        """
+        if not isinstance(digits, str) or not _is_digits(digits):
+            raise InvalidIdentifier(KIND, "format", repr(digits), "only the digits 0-9")
+        if len(digits) not in LENGTHS:
+            raise InvalidIdentifier(
+                KIND, "length", digits, f"has {len(digits)} digits, an ICCID has 19 or 20"
+            )
+        made = object.__new__(cls)
+        object.__setattr__(made, "digits", digits)
+        return made
+
+    @classmethod
     def from_body(cls, body: str) -> Self:
         """Complete an 18- or 19-digit body starting with 89 with its Luhn check digit.
 
