@@ -35,6 +35,7 @@ from famsim.domain.family import Family
 from famsim.domain.plan import Plan
 from famsim.domain.units import HOME, Resource, Zone
 from famsim.service.background import Repeater
+from famsim.service.batch_gc import young_batches
 from famsim.service.billing_facts import billable_sims
 from famsim.service.ports import UnitOfWork
 
@@ -83,7 +84,13 @@ class BillingService:
         when = at or self._now()
         with self._uow() as uow:
             families: list[str] = [s.id for s in uow.families.summaries()]
-        size = max(1, batch)
+        with young_batches():
+            return self._close_families(families, when, actor, max(1, batch))
+
+    def _close_families(
+        self, families: list[str], when: datetime, actor: str, size: int
+    ) -> list[Invoice]:
+        """Rounds of batches of *size* families, while any family is still behind."""
         issued: list[Invoice] = []
         for _ in range(MAX_CYCLES_AT_ONCE):
             closed: list[Invoice] = []

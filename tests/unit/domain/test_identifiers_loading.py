@@ -18,6 +18,7 @@ from stdnum import numdb
 from famsim.domain.errors import InvalidIdentifier
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
 from famsim.domain.identifiers import imsi as imsi_module
+from famsim.domain.identifiers.digits import is_ascii_digits
 
 pytestmark = pytest.mark.unit
 
@@ -291,3 +292,19 @@ def test_iccid_trusted_refuses_a_wrong_shape(digits: str, check: str) -> None:
     with pytest.raises(InvalidIdentifier) as info:
         Iccid.trusted(digits)
     assert info.value.check == check
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0123456789", True),
+        ("", True),  # the length checks say what is wrong with an empty value
+        ("12a4", False),
+        ("12 4", False),
+        ("²", False),  # superscript two: str.isdigit says yes
+        ("４5", False),  # full-width four
+        ("٣", False),  # Arabic-Indic three
+    ],
+)
+def test_only_ascii_digits_are_digits(text: str, expected: bool) -> None:
+    assert is_ascii_digits(text) is expected

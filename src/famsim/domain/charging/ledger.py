@@ -171,10 +171,17 @@ class FamilyLedger:
 
     # ------------------------------------------------------------------ reading
     def member(self, member_id: MemberId) -> MemberLedger:
-        return self.members.setdefault(member_id, MemberLedger())
+        # get first: setdefault would build a MemberLedger on every call (a hot path)
+        found = self.members.get(member_id)
+        if found is None:
+            found = self.members[member_id] = MemberLedger()
+        return found
 
     def pool(self, key: Key) -> Counter:
-        return self.pools.setdefault(key, Counter())
+        found = self.pools.get(key)
+        if found is None:
+            found = self.pools[key] = Counter()
+        return found
 
     def overage_money_used(self, member_id: MemberId) -> Money:
         """The member's overage spend committed so far: each zone's units priced once."""

@@ -15,17 +15,12 @@ from typing import Self
 from stdnum.iso7064 import mod_97_10
 
 from famsim.domain.errors import InvalidIdentifier
+from famsim.domain.identifiers.digits import is_ascii_digits
 
 KIND = "EID"
 PREFIX = "89"
 LENGTH = 32
 BODY_LENGTH = 30
-_DIGITS = frozenset("0123456789")
-
-
-def _is_digits(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` would also let through Unicode digits like ``²``."""
-    return all(char in _DIGITS for char in text)
 
 
 def _compact(text: str) -> str:
@@ -35,7 +30,7 @@ def _compact(text: str) -> str:
 
 def _validate(digits: str, value: str) -> None:
     """Raise for the first failed check (format, length, prefix, checksum), naming *value*."""
-    if not _is_digits(digits):
+    if not is_ascii_digits(digits):
         raise InvalidIdentifier(KIND, "format", value, "only the digits 0-9 are allowed")
     if len(digits) != LENGTH:
         raise InvalidIdentifier(
@@ -84,7 +79,7 @@ class Eid:
         For device generators and demos, which make up the chip serial number and need
         check digits that every parser will accept.
         """
-        if not _is_digits(body):
+        if not is_ascii_digits(body):
             raise InvalidIdentifier(KIND, "format", body, "a body has only the digits 0-9")
         if len(body) != BODY_LENGTH:
             raise InvalidIdentifier(

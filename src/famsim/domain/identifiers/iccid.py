@@ -16,18 +16,13 @@ from typing import Self
 from stdnum import luhn
 
 from famsim.domain.errors import InvalidIdentifier
+from famsim.domain.identifiers.digits import is_ascii_digits
 
 KIND = "ICCID"
 PREFIX = "89"
 LENGTHS = (19, 20)
 BODY_LENGTHS = (18, 19)
-_DIGITS = frozenset("0123456789")
 _PAD = "F"
-
-
-def _is_digits(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` would also let through Unicode digits like ``²``."""
-    return all(char in _DIGITS for char in text)
 
 
 def _compact(text: str) -> str:
@@ -40,7 +35,7 @@ def _compact(text: str) -> str:
 
 def _validate(digits: str, value: str) -> None:
     """Raise for the first failed check (format, length, prefix, checksum), naming *value*."""
-    if not _is_digits(digits):
+    if not is_ascii_digits(digits):
         reason = (
             "an F may only pad a 19-digit ICCID to 20 characters"
             if "F" in digits.upper()
@@ -94,7 +89,7 @@ class Iccid:
         batch of families reads tens of thousands of ICCIDs, and the Luhn digit is most of
         what the constructor costs. Never for input from outside famsim's own store.
         """
-        if not isinstance(digits, str) or not _is_digits(digits):
+        if not isinstance(digits, str) or not is_ascii_digits(digits):
             raise InvalidIdentifier(KIND, "format", repr(digits), "only the digits 0-9")
         if len(digits) not in LENGTHS:
             raise InvalidIdentifier(
@@ -111,7 +106,7 @@ class Iccid:
         For inventory generators and demos, which make up the account part and need a
         check digit that every parser will accept.
         """
-        if not _is_digits(body):
+        if not is_ascii_digits(body):
             raise InvalidIdentifier(KIND, "format", body, "a body has only the digits 0-9")
         if len(body) not in BODY_LENGTHS:
             raise InvalidIdentifier(

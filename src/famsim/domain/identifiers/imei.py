@@ -15,18 +15,13 @@ from typing import Self
 from stdnum import luhn
 
 from famsim.domain.errors import InvalidIdentifier
+from famsim.domain.identifiers.digits import is_ascii_digits
 
 KIND = "IMEI"
 LENGTH = 15
 BODY_LENGTH = 14
 TAC_LENGTH = 8
 SERIAL_LENGTH = 6
-_DIGITS = frozenset("0123456789")
-
-
-def _is_digits(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` would also let through Unicode digits like ``²``."""
-    return all(char in _DIGITS for char in text)
 
 
 def _compact(text: str) -> str:
@@ -36,7 +31,7 @@ def _compact(text: str) -> str:
 
 def _validate(digits: str, value: str) -> None:
     """Raise for the first failed check (format, length, checksum), naming *value*."""
-    if not _is_digits(digits):
+    if not is_ascii_digits(digits):
         raise InvalidIdentifier(KIND, "format", value, "only the digits 0-9 are allowed")
     if len(digits) != LENGTH:
         raise InvalidIdentifier(
@@ -82,7 +77,7 @@ class Imei:
         For device generators and demos, which pick a TAC and a serial and need a check
         digit that every parser will accept.
         """
-        if not _is_digits(body):
+        if not is_ascii_digits(body):
             raise InvalidIdentifier(KIND, "format", body, "a body has only the digits 0-9")
         if len(body) != BODY_LENGTH:
             raise InvalidIdentifier(

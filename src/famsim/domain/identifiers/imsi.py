@@ -29,12 +29,12 @@ from stdnum.exceptions import (
 )
 
 from famsim.domain.errors import InvalidIdentifier
+from famsim.domain.identifiers.digits import is_ascii_digits
 
 KIND = "IMSI"
 MIN_LENGTH = 6  # MCC (3) + MNC (2 or 3) + at least one MSIN digit
 MAX_LENGTH = 15
 MCC_LENGTH = 3
-_DIGITS = frozenset("0123456789")
 
 # python-stdnum's exceptions, translated into the check names InvalidIdentifier uses.
 _STDNUM_CHECKS: tuple[tuple[type[Exception], str], ...] = (
@@ -43,11 +43,6 @@ _STDNUM_CHECKS: tuple[tuple[type[Exception], str], ...] = (
     (InvalidChecksum, "checksum"),
     (InvalidComponent, "unknown"),
 )
-
-
-def _is_digits(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` would also let through Unicode digits like ``²``."""
-    return all(char in _DIGITS for char in text)
 
 
 def _compact(text: str) -> str:
@@ -131,7 +126,7 @@ def _split(digits: str, value: str) -> tuple[str, str, str]:
 
 def _check_shape(digits: str, value: str) -> None:
     """Raise for the first failed cheap check (format, length), naming *value*."""
-    if not _is_digits(digits):
+    if not is_ascii_digits(digits):
         raise InvalidIdentifier(KIND, "format", value, "only the digits 0-9 are allowed")
     if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
         raise InvalidIdentifier(
