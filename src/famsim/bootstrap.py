@@ -6,7 +6,9 @@ adapter themselves, so swapping SQLite for PostgreSQL (or a fake in tests) happe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,12 +23,13 @@ from famsim.adapters.sql.engine import make_engine
 from famsim.adapters.sql.unit_of_work import SqlUnitOfWork
 from famsim.config import Settings
 from famsim.domain.accounts import LoginPolicy
+from famsim.domain.billing.invoice import Invoice
 from famsim.domain.errors import FamsimError, InvalidInput
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid
 from famsim.domain.plan import Plan
 from famsim.service.accounts import AccountService
-from famsim.service.billing import BillingService
+from famsim.service.billing import PARALLEL_FROM, BillingService
 from famsim.service.charging import ChargingService
 from famsim.service.esim import EsimService
 from famsim.service.invitations import InvitationService
@@ -268,10 +271,26 @@ class App:
             self.wall,
         )
 
-    def billing(self) -> BillingService:
+    def billing(
+        self, *, workers: int | None = None, parallel_from: int = PARALLEL_FROM
+    ) -> BillingService:
         """Cycle closing, invoices, credit notes and split policies; cycles close on the
-        network's clock (``now``), like the usage they rate."""
-        return BillingService(self.uow, self.now, tax_basis_points=self.settings.tax_basis_points)
+        network's clock (``now``), like the usage they rate.
+
+        Batches read and rate before they take the lock (read-only units of work), and
+        when thousands of families are due at once they are shared among *workers*
+        processes (default: ``FAMSIM_BILLING_WORKERS``, one a CPU) from *parallel_from*
+        families on."""
+        engine = self.engine
+        count = self.settings.effective_billing_workers if workers is None else workers
+        return BillingService(
+            self.uow,
+            self.now,
+            tax_basis_points=self.settings.tax_basis_points,
+            read_uow=lambda: SqlUnitOfWork(engine, read_only=True),
+            fan_out=_CloseInWorkers(self.settings, count) if count > 1 else None,
+            parallel_from=parallel_from,
+        )
 
     def auto_rebalance(self) -> AutoRebalance:
         """The owners' auto-rebalance policies, run on the network's clock."""
@@ -318,6 +337,40 @@ def bootstrap(
     return App(
         settings=settings, engine=engine, bus=bus, uow=uow_factory, charging=charging, now=instant
     )
+
+
+class _CloseInWorkers:
+    """Closes billing cycles in worker processes, each on its share of the families.
+
+    Each worker is a fresh process (``spawn``: safe beside a server's threads) that opens
+    famsim on the same settings and runs :meth:`BillingService.close_families` on every
+    n-th family. The workers' transactions are their own, so what one committed stays if
+    another fails (closing is idempotent: the next run finishes the rest).
+    """
+
+    def __init__(self, settings: Settings, workers: int) -> None:
+        self._settings = settings
+        self._workers = workers
+
+    def __call__(self, families: Sequence[str], when: datetime, actor: str) -> list[Invoice]:
+        shares = [list(families[k :: self._workers]) for k in range(self._workers)]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
+            done = [
+                pool.submit(_close_share, self._settings, share, when, actor) for share in shares
+            ]
+            return [invoice for future in done for invoice in future.result()]
+
+
+def _close_share(
+    settings: Settings, families: list[str], when: datetime, actor: str
+) -> list[Invoice]:
+    """A worker's share of :class:`_CloseInWorkers` (module level: spawn imports it)."""
+    app = bootstrap(settings)
+    try:
+        return app.billing(workers=1).close_families(families, when, actor=actor)
+    finally:
+        app.close()
 
 
 class _DatesOf:

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     rebalance_every_minutes: int = Field(default=60, ge=1, le=24 * 60)
     """How often a serving famsim runs the owners' auto-rebalance policies."""
 
+    billing_workers: int = Field(default=0, ge=0, le=64)
+    """Processes that close billing cycles when thousands of families are due at once
+    (0: one a CPU; 1: close in the calling process only)."""
+
+    @property
+    def effective_billing_workers(self) -> int:
+        return self.billing_workers or os.cpu_count() or 1
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

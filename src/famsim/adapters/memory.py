@@ -138,6 +138,10 @@ class MemoryFamilyRepository:
         self.snapshots[family.id] = copy.deepcopy(stored)
         return family
 
+    def adopt(self, family: Family) -> None:
+        self.touched[family.id] = family
+        self.snapshots[family.id] = copy.deepcopy(family)
+
     def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
         found = []
         for family_id in sorted(set(family_ids)):

@@ -27,7 +27,7 @@ from famsim.domain.billing.invoice import (
     issue_credit_note,
     issue_invoice,
 )
-from famsim.domain.billing.rating import CycleFacts, OverageUse, rate
+from famsim.domain.billing.rating import CycleFacts, OverageUse, RatedCycle, rate
 from famsim.domain.billing.split import SplitPolicy
 from famsim.domain.charging.ledger import FamilyLedger
 from famsim.domain.errors import FamsimError, NotFound
@@ -45,6 +45,16 @@ MAX_CYCLES_AT_ONCE = 24
 """A family behind by more cycles than this is closed in several runs (each commits)."""
 
 
+PARALLEL_FROM = 2_000
+"""Families due at once from which :meth:`BillingService.close_due` fans out to worker
+processes (when it was given a way to): below it, starting a process costs more than it
+saves."""
+FanOut = Callable[[Sequence[str], datetime, str], list["Invoice"]]
+"""Closes the cycles of these families that ended by then (the actor's name given) in
+worker processes, each running :meth:`BillingService.close_families` on a share of them;
+all the invoices issued."""
+
+
 class InvoiceNotFound(NotFound):
     pass
 
@@ -56,10 +66,19 @@ class BillingService:
         now: Callable[[], datetime],
         *,
         tax_basis_points: int = 0,
+        read_uow: Callable[[], UnitOfWork] | None = None,
+        fan_out: FanOut | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
+        """*read_uow* makes read-only units of work (then batches read and rate before
+        they lock: see :meth:`_close_batch_read_first`); *fan_out*, when given, closes
+        runs of at least *parallel_from* families in worker processes."""
         self._uow = uow
         self._now = now
         self._tax = tax_basis_points
+        self._read_uow = read_uow
+        self._fan_out = fan_out
+        self._parallel_from = parallel_from
 
     @property
     def tax_basis_points(self) -> int:
@@ -84,13 +103,28 @@ class BillingService:
         when = at or self._now()
         with self._uow() as uow:
             families: list[str] = [s.id for s in uow.families.summaries()]
+        if self._fan_out is not None and len(families) >= self._parallel_from:
+            return self._fan_out(families, when, actor)
+        return self.close_families(families, when, actor=actor, batch=batch)
+
+    def close_families(
+        self,
+        families: Sequence[str],
+        when: datetime,
+        *,
+        actor: str = "famsim:billing",
+        batch: int = CLOSE_BATCH,
+    ) -> list[Invoice]:
+        """Close the cycles of *families* that ended by *when*, in rounds of batches while
+        any family is still behind (what :meth:`close_due` and each of its worker
+        processes run)."""
         with young_batches():
-            return self._close_families(families, when, actor, max(1, batch))
+            return self._close_families(list(families), when, actor, max(1, batch))
 
     def _close_families(
         self, families: list[str], when: datetime, actor: str, size: int
     ) -> list[Invoice]:
-        """Rounds of batches of *size* families, while any family is still behind."""
+        close_batch = self._close_batch if self._read_uow is None else self._close_batch_read_first
         issued: list[Invoice] = []
         for _ in range(MAX_CYCLES_AT_ONCE):
             closed: list[Invoice] = []
@@ -98,7 +132,7 @@ class BillingService:
             for start in range(0, len(families), size):
                 chunk = families[start : start + size]
                 try:
-                    closed += self._close_batch(chunk, when, actor, behind)
+                    closed += close_batch(chunk, when, actor, behind)
                 except FamsimError:
                     for family_id in chunk:
                         closed += self._close_batch([family_id], when, actor, behind)
@@ -125,14 +159,13 @@ class BillingService:
     def _close_batch(
         self, family_ids: Sequence[str], at: datetime, actor: str, behind: list[str]
     ) -> list[Invoice]:
-        """One due cycle of each of *family_ids* closed, in one transaction; the families
-        still due after it (behind by more than a cycle) are added to *behind*.
+        """One due cycle of each of *family_ids* closed, in one transaction holding their
+        locks throughout; the families still due after it (behind by more than a cycle)
+        are added to *behind*.
 
         What the batch needs is read in a few queries for all its families (families,
         ledgers, split policies, invoices already issued), not a dozen per family.
         """
-        issued = []
-        still = []
         with self._uow() as uow:
             due = [
                 family
@@ -141,26 +174,74 @@ class BillingService:
             ]
             if not due:
                 return []
-            plans = {code: uow.plans.get(code) for code in {f.cycle.plan_code for f in due}}
-            ledgers = uow.ledgers.get_many(
-                [(f.id, f.cycle.number, plans[f.cycle.plan_code]) for f in due]
-            )
-            policies = uow.billing.split_policies([f.id for f in due])
-            stored = uow.billing.cycle_invoices([(f.id, f.cycle.number) for f in due])
-            for family, ledger in zip(due, ledgers, strict=True):
-                closing = _Closing(
+            issued = [self._close_cycle(uow, c, at, actor) for c in self._prepare(uow, due)]
+            uow.commit()
+        behind += [family.id for family in due if _is_due(family, at)]
+        return issued
+
+    def _close_batch_read_first(
+        self, family_ids: Sequence[str], at: datetime, actor: str, behind: list[str]
+    ) -> list[Invoice]:
+        """:meth:`_close_batch` with the reading and rating done before the lock.
+
+        A read-only unit of work loads and rates the batch (on SQLite a snapshot that
+        another process's writer does not wait for); then one writing unit of work checks
+        under the lock that no family, ledger or plan moved since (their stamps), and
+        closes those that did not from what was read. A family that moved meanwhile is
+        closed again the locked way. So the lock is held only for the writing, and two
+        processes closing disjoint families overlap one's reading with the other's.
+        """
+        assert self._read_uow is not None
+        with self._read_uow() as uow:
+            due = [family for family in uow.families.get_many(family_ids) if _is_due(family, at)]
+            if not due:
+                return []
+            read_at = uow.ledgers.stamps([family.id for family in due])
+            prepared = self._prepare(uow, due)
+        issued: list[Invoice] = []
+        moved: list[str] = []
+        with self._uow() as uow:
+            stamps = uow.ledgers.stamps([family.id for family in due])
+            for closing in prepared:
+                family = closing.family
+                if family.id not in stamps or stamps[family.id] != read_at.get(family.id):
+                    moved.append(family.id)
+                    continue
+                uow.families.adopt(family)
+                uow.ledgers.adopt(closing.ledger)
+                issued.append(self._close_cycle(uow, closing, at, actor))
+                if _is_due(family, at):
+                    behind.append(family.id)
+            if issued:
+                uow.commit()
+        for family_id in moved:
+            issued += self._close_batch([family_id], at, actor, behind)
+        return issued
+
+    def _prepare(self, uow: UnitOfWork, due: list[Family]) -> list[_Closing]:
+        """Each due family's closing: what the batch reads for it, and its cycle rated."""
+        plans = {code: uow.plans.get(code) for code in {f.cycle.plan_code for f in due}}
+        ledgers = uow.ledgers.get_many(
+            [(f.id, f.cycle.number, plans[f.cycle.plan_code]) for f in due]
+        )
+        policies = uow.billing.split_policies([f.id for f in due])
+        stored = uow.billing.cycle_invoices([(f.id, f.cycle.number) for f in due])
+        closings = []
+        for family, ledger in zip(due, ledgers, strict=True):
+            plan = plans[family.cycle.plan_code]
+            facts = cycle_facts(family, plan, ledger, self._tax)
+            closings.append(
+                _Closing(
                     family,
-                    plans[family.cycle.plan_code],
+                    plan,
                     ledger,
                     policies[family.id],
                     stored.get((family.id, family.cycle.number)),
+                    facts,
+                    rate(facts),
                 )
-                issued.append(self._close_cycle(uow, closing, at, actor))
-                if _is_due(family, at):
-                    still.append(family.id)
-            uow.commit()
-        behind += still
-        return issued
+            )
+        return closings
 
     def _close_cycle(self, uow: UnitOfWork, closing: _Closing, at: datetime, actor: str) -> Invoice:
         family, plan, ledger = closing.family, closing.plan, closing.ledger
@@ -188,8 +269,8 @@ class BillingService:
         return invoice
 
     def _invoice(self, uow: UnitOfWork, closing: _Closing, at: datetime) -> Invoice:
-        family = closing.family
-        facts = cycle_facts(family, closing.plan, closing.ledger, self._tax)
+        """The closing's invoice, numbered now (numbers are taken under the lock)."""
+        family, facts = closing.family, closing.facts
         year = at.year
         number = document_number(
             INVOICE_PREFIX, year, uow.billing.next_sequence(INVOICE_PREFIX, year)
@@ -197,7 +278,7 @@ class BillingService:
         return issue_invoice(
             number,
             facts,
-            rate(facts),
+            closing.rated,
             owner_id=family.owner_id,
             policy=closing.policy,
             issued_at=at,
@@ -379,6 +460,8 @@ class _Closing:
     policy: SplitPolicy
     invoice: Invoice | None
     """Its invoice if one was issued already (a store edited by hand): not issued again."""
+    facts: CycleFacts
+    rated: RatedCycle
 
 
 def _is_due(family: Family, at: datetime) -> bool:

@@ -90,6 +90,13 @@ class FamilyRepository(Protocol):
         """Load a family; ``for_update`` holds its lock until the unit of work ends."""
         ...
 
+    def adopt(self, family: Family) -> None:
+        """Track *family*, read in an earlier unit of work, as if read now: its changes
+        from here on are written with the next commit, which fails with
+        :class:`ConcurrentUpdate` if its stored version moved since it was read. Only for
+        a family whose stamp was just checked under the lock, and not yet changed."""
+        ...
+
     def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
         """Load several families at once (a batch job's few queries instead of a dozen a
         family), in id order, locked in that order with ``for_update``; ids of families

@@ -40,8 +40,16 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.close()
 
 
+READ_ONLY = "famsim_read_only"
+"""Execution option of a connection that only reads: on SQLite its transaction begins
+DEFERRED, a snapshot that neither waits for nor holds back the one writer."""
+
+
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

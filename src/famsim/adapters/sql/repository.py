@@ -29,7 +29,15 @@ from sqlalchemy.engine import Dialect
 from famsim.adapters.catalog import plan_from_document, plan_to_document
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
-from famsim.adapters.sql.rows import Row, Rows, delete_missing, dicts, keyed, write_changes
+from famsim.adapters.sql.rows import (
+    Row,
+    Rows,
+    by_value,
+    delete_missing,
+    dicts,
+    keyed,
+    write_changes,
+)
 from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
 from famsim.domain.cycle import Cycle, Pool
 from famsim.domain.family import Family
@@ -197,6 +205,9 @@ class SqlFamilyRepository:
         )
         self._seen[family.id] = (family, _rows(family))
         return family
+
+    def adopt(self, family: Family) -> None:
+        self._seen[family.id] = (family, _rows(family))
 
     def get_many(self, family_ids: Sequence[str], *, for_update: bool = False) -> list[Family]:
         wanted = sorted(set(family_ids))
@@ -442,6 +453,17 @@ def _family_statement(dialect: Dialect, kind: str) -> BulkStatement:
     return _FAMILY_STATEMENTS[key]
 
 
+# Stored enum values read back by dictionary (see famsim.adapters.sql.rows.by_value).
+_RESOURCE = by_value(Resource)
+_ROLE = by_value(Role)
+_MEMBER_STATUS = by_value(MemberStatus)
+_LINE_STATUS = by_value(LineStatus)
+_SIM_TYPE = by_value(SimType)
+_DEVICE_KIND = by_value(DeviceKind)
+_SUBSCRIPTION_STATE = by_value(SubscriptionState)
+_EXHAUSTION_ACTION = by_value(ExhaustionAction)
+
+
 @dataclass(frozen=True, slots=True)
 class _FamilyRows:
     """A family's child rows as read, each list in the table's stored order."""
@@ -471,8 +493,8 @@ def _assemble(row: Row, rows: _FamilyRows) -> Family:
         end=cycle_row["end_on"],
         plan_code=cycle_row["plan_code"],
         pools={
-            (Resource(p["resource"]), Zone(p["zone"])): Pool(
-                Resource(p["resource"]), Zone(p["zone"]), p["total"], p["carried"]
+            (_RESOURCE(p["resource"]), Zone(p["zone"])): Pool(
+                _RESOURCE(p["resource"]), Zone(p["zone"]), p["total"], p["carried"]
             )
             for p in pool_rows
         },
@@ -482,10 +504,10 @@ def _assemble(row: Row, rows: _FamilyRows) -> Family:
         MemberId(m["id"]): Member(
             id=MemberId(m["id"]),
             name=m["name"],
-            role=Role(m["role"]),
+            role=_ROLE(m["role"]),
             joined_on=m["joined_on"],
             guardian_id=MemberId(m["guardian_id"]) if m["guardian_id"] else None,
-            status=MemberStatus(m["status"]),
+            status=_MEMBER_STATUS(m["status"]),
             removed_on=m["removed_on"],
         )
         for m in rows.members
@@ -496,7 +518,7 @@ def _assemble(row: Row, rows: _FamilyRows) -> Family:
             msisdn=Msisdn.trusted(r["msisdn"]),
             member_id=MemberId(r["member_id"]),
             data_only=r["data_only"],
-            status=LineStatus(r["status"]),
+            status=_LINE_STATUS(r["status"]),
             suspended_reason=r["suspended_reason"],
             closed_on=r["closed_on"],
         )
@@ -508,12 +530,12 @@ def _assemble(row: Row, rows: _FamilyRows) -> Family:
                 id=SubscriptionId(s["id"]),
                 iccid=Iccid.trusted(s["iccid"]),
                 imsi=Imsi.trusted(s["imsi"]),
-                sim_type=SimType(s["sim_type"]),
-                device_kind=DeviceKind(s["device_kind"]),
+                sim_type=_SIM_TYPE(s["sim_type"]),
+                device_kind=_DEVICE_KIND(s["device_kind"]),
                 primary=s["is_primary"],
                 eid=Eid(s["eid"]) if s["eid"] else None,
                 imei=Imei(s["imei"]) if s["imei"] else None,
-                state=SubscriptionState(s["state"]),
+                state=_SUBSCRIPTION_STATE(s["state"]),
                 state_changed_at=s["state_changed_at"],
                 profile_type=s["profile_type"],
                 matching_id=s["matching_id"],
@@ -526,13 +548,13 @@ def _assemble(row: Row, rows: _FamilyRows) -> Family:
         )
     limits: dict[MemberId, dict[tuple[Resource, Zone], Limit]] = {}
     for r in rows.limits:
-        key = (Resource(r["resource"]), Zone(r["zone"]))
+        key = (_RESOURCE(r["resource"]), Zone(r["zone"]))
         limits.setdefault(MemberId(r["member_id"]), {})[key] = Limit(r["quota"], r["hard_cap"])
     allocations = {
         MemberId(a["member_id"]): Allocation(
             limits=limits.get(MemberId(a["member_id"]), {}),
             hotspot_quota=a["hotspot_quota"],
-            exhaustion=ExhaustionAction(a["exhaustion"]),
+            exhaustion=_EXHAUSTION_ACTION(a["exhaustion"]),
             redirect_url=a["redirect_url"],
             money_cap=_money(a["money_cap_minor"], currency),
             roaming_allowed=a["roaming_allowed"],

@@ -14,6 +14,7 @@ from famsim.adapters.sql.accounts import (
     SqlSessionRepository,
 )
 from famsim.adapters.sql.billing import SqlBilling
+from famsim.adapters.sql.engine import READ_ONLY
 from famsim.adapters.sql.ledger_repository import SqlLedgerRepository
 from famsim.adapters.sql.outbox import SqlOutbox
 from famsim.adapters.sql.people import SqlConsents, SqlInvitations, SqlKyc
@@ -31,6 +32,9 @@ from famsim.service.ports import IdentifierTaken, StorageUnavailable
 
 class SqlUnitOfWork:
     """Opens a connection and a transaction on enter.
+
+    A *read_only* one never commits; on SQLite its transaction is a deferred snapshot, so
+    reading (a batch job's expensive part) goes on while another process writes.
 
     Leaving without :meth:`commit` rolls everything back, so a failed command (or a crash)
     writes nothing at all. After a commit or rollback, the next statement starts a new
@@ -53,13 +57,16 @@ class SqlUnitOfWork:
     kyc: SqlKyc
     consents: SqlConsents
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         try:
             self._connection = self._engine.connect()
+            if self._read_only:
+                self._connection.execution_options(**{READ_ONLY: True})
         except OperationalError as exc:
             url = self._engine.url.render_as_string(hide_password=True)
             raise StorageUnavailable(f"cannot open the database {url}: {exc.orig}") from None
@@ -108,6 +115,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._connection is not None
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.families.flush()
             self.ledgers.flush()
