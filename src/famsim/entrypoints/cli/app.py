@@ -498,6 +498,12 @@ def bench_billing(
         int, typer.Option(min=1, max=200_000, help="Families to invoice (4 lines each).")
     ] = 10_000,
     records: Annotated[int, typer.Option(min=0, help="Usage records in the cycle.")] = 1_000_000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Processes closing cycles (0: FAMSIM_BILLING_WORKERS, one a CPU)."
+        ),
+    ] = 0,
     postgres_url: Annotated[
         str,
         typer.Option(
@@ -514,7 +520,14 @@ def bench_billing(
     """
     from famsim.bench.billing import main as bench_main
 
-    bench_main([f"--families={families}", f"--records={records}", f"--postgres-url={postgres_url}"])
+    bench_main(
+        [
+            f"--families={families}",
+            f"--records={records}",
+            f"--workers={workers}",
+            f"--postgres-url={postgres_url}",
+        ]
+    )
 
 
 app.add_typer(smdp_app, name="smdp")
