@@ -135,6 +135,13 @@ def test_unknown_invoices_are_404(client: TestClient, world: ApiWorld) -> None:
     assert answer.status_code == 404
 
 
+def test_closing_an_unknown_family_is_404(client: TestClient, world: ApiWorld) -> None:
+    answer = client.post(
+        "/v1/billing/close", json={"family_id": "0"}, headers=bearer(client, world, "operator")
+    )
+    assert answer.status_code == 404, answer.text
+
+
 def test_the_owner_sets_auto_rebalance_and_runs_it(client: TestClient, world: ApiWorld) -> None:
     owner = bearer(client, world, "owner")
     teen = world.members["child"]

@@ -148,6 +148,8 @@ class BillingService:
         """Close the family's cycles that ended by *at*; the invoices issued (none if no
         cycle was due: closing twice issues nothing the second time)."""
         when = at or self._now()
+        with self._uow() as uow:
+            uow.families.get(family_id)  # FamilyNotFound for an unknown family
         issued: list[Invoice] = []
         for _ in range(MAX_CYCLES_AT_ONCE):
             behind: list[str] = []

@@ -71,6 +71,8 @@ def test_unknown_invoices_and_families(memory_store: MemoryStore) -> None:
         service(memory_store).invoice("INV-2026-999999")
     with pytest.raises(NotFound):
         service(memory_store).invoices("nobody")
+    with pytest.raises(NotFound):
+        service(memory_store).close("nobody")  # not an empty list: the family is unknown
 
 
 def test_the_background_closer_invoices_without_being_asked(
