@@ -195,10 +195,17 @@ class BillingService:
         """
         assert self._read_uow is not None
         with self._read_uow() as uow:
-            due = [family for family in uow.families.get_many(family_ids) if _is_due(family, at)]
+            # Stamped before anything is read: a change committed while the batch is read
+            # (which a database without a snapshot may show to some reads and not others)
+            # then always shows as a stamp that moved, and the family is closed locked.
+            read_at = uow.ledgers.stamps(family_ids)
+            due = [
+                family
+                for family in uow.families.get_many(family_ids)
+                if _is_due(family, at) and family.id in read_at
+            ]
             if not due:
                 return []
-            read_at = uow.ledgers.stamps([family.id for family in due])
             prepared = self._prepare(uow, due)
         issued: list[Invoice] = []
         moved: list[str] = []
@@ -206,7 +213,12 @@ class BillingService:
             stamps = uow.ledgers.stamps([family.id for family in due])
             for closing in prepared:
                 family = closing.family
-                if family.id not in stamps or stamps[family.id] != read_at.get(family.id):
+                stamp = read_at[family.id]
+                if (
+                    stamps.get(family.id) != stamp
+                    or family.version != stamp.family_version
+                    or closing.ledger.version != stamp.ledger_version
+                ):
                     moved.append(family.id)
                     continue
                 uow.families.adopt(family)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -50,6 +50,16 @@ def _sqlite_on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def row_locks(connection: Connection) -> bool:
+    """Whether reads on *connection* take row locks (``FOR SHARE`` / ``FOR UPDATE``): on
+    PostgreSQL, unless the connection only reads. A read-only unit of work takes none:
+    its reader checks stamps under the lock later instead (SQLite never needs them:
+    BEGIN IMMEDIATE serialises writers, and a deferred read is a snapshot)."""
+    return connection.dialect.name != "sqlite" and not connection.get_execution_options().get(
+        READ_ONLY
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:

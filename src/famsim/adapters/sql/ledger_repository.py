@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect, Row
 
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
+from famsim.adapters.sql.engine import row_locks
 from famsim.adapters.sql.rows import by_value, upsert
 from famsim.domain.charging.ledger import (
     Changes,
@@ -162,7 +163,7 @@ class SqlLedgerRepository:
     def stamps(self, family_ids: Sequence[str]) -> dict[FamilyId, ChargingStamp]:
         if not family_ids:
             return {}
-        query = _STAMPS_LOCKED if self._dialect == "postgresql" else _STAMPS
+        query = _STAMPS_LOCKED if row_locks(self._connection) else _STAMPS
         rows = self._connection.execute(query, {"ids": sorted(set(family_ids))})
         return {
             FamilyId(row.id): ChargingStamp(row.version, row.charging_version, str(row.updated_at))

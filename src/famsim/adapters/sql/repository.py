@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from famsim.adapters.catalog import plan_from_document, plan_to_document
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
+from famsim.adapters.sql.engine import row_locks
 from famsim.adapters.sql.rows import (
     Row,
     Rows,
@@ -182,7 +183,7 @@ class SqlFamilyRepository:
         if family_id in self._seen:
             return self._seen[FamilyId(family_id)][0]
         query = _FAMILY_ROW
-        if self._connection.dialect.name != "sqlite":
+        if row_locks(self._connection):
             # Writers lock the family row before touching its children, so a shared lock
             # is enough for a reader to see one committed version across all the tables.
             # SQLite needs neither: BEGIN IMMEDIATE already serialises transactions.
@@ -234,7 +235,7 @@ class SqlFamilyRepository:
         its rows as read: the snapshot that flush compares with (the rows ``_rows`` makes
         of a family are the rows it was read from, so they need not be made again)."""
         query = _MANY_FAMILY_ROWS
-        if self._connection.dialect.name != "sqlite":
+        if row_locks(self._connection):
             query = _MANY_FAMILY_ROWS_LOCKED if for_update else _MANY_FAMILY_ROWS_SHARED
         params = {"ids": family_ids}
         heads = dicts(self._connection.execute(query, params))
