@@ -31,7 +31,10 @@ def test_bench_billing_prints_the_table_and_the_check(make_cli: Callable[..., Cl
     assert "| run | families | records | seconds | invoices/s |" in out
     raw = rf"\| raw SQL aggregate \([\d,]+ groups, baseline\) \| 50 \| 2,000 \| {SECONDS} \| - \|"
     assert re.search(raw, out), out
-    ours = rf"\| famsim BillingService\.close_due \(1 process\) \| 50 \| 2,000 \| {SECONDS} \| [\d,]+ \|"
+    ours = (
+        r"\| famsim BillingService\.close_due \(1 process\) "
+        rf"\| 50 \| 2,000 \| {SECONDS} \| [\d,]+ \|"
+    )
     assert re.search(ours, out), out
     assert re.search(r"famsim / raw: [\d,]+\.\dx", out), out
     assert "target <= 10 s for 10,000 families and 1,000,000 records" in out
