@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -133,6 +134,15 @@ def test_unknown_invoices_are_404(client: TestClient, world: ApiWorld) -> None:
     owner = bearer(client, world, "owner")
     answer = client.get(f"/v1/families/{world.family_id}/invoices/INV-2026-999999", headers=owner)
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize("at", [0, 233794, 1.5, True, ["2026-12-01T00:00:00Z"]], ids=repr)
+def test_closing_as_of_a_number_is_refused(client: TestClient, world: ApiWorld, at: Any) -> None:
+    answer = client.post(
+        "/v1/billing/close", json={"at": at}, headers=bearer(client, world, "operator")
+    )
+    assert answer.status_code == 422, answer.text
+    assert "ISO 8601" in answer.text
 
 
 def test_closing_an_unknown_family_is_404(client: TestClient, world: ApiWorld) -> None:

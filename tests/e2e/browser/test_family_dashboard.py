@@ -361,9 +361,14 @@ def test_language_picker_works_without_javascript_by_keyboard(
 def busy_demo_server(
     famsim_command: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoServer]:
-    """``famsim demo --speed 600``: the traffic simulator runs, ten minutes a second."""
+    """``famsim demo --speed 3600``: the traffic simulator runs an hour a second.
+
+    The demo's network clock starts at the wall clock, and the personas sleep at night in
+    Hong Kong: at 600x, a test run in the Hong Kong evening waited 30 s (five hours of
+    night) for a change that never came. At an hour a second, the wait spans a day.
+    """
     data_dir = tmp_path_factory.mktemp("busy-demo") / "data"
-    with run_demo_server(famsim_command, data_dir, speed=600) as server:
+    with run_demo_server(famsim_command, data_dir, speed=3600) as server:
         yield server
 
 

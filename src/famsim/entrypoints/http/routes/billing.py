@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from famsim.domain.billing.split import SplitPolicy, SplitRule
 from famsim.domain.ids import MemberId
@@ -54,6 +54,15 @@ class CreditIn(BaseModel):
 class CloseIn(BaseModel):
     family_id: str | None = Field(default=None, min_length=1, max_length=64)
     at: AwareDatetime | None = Field(default=None, description="Close as of (default: now).")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _written_as_text(cls, value: Any) -> Any:
+        """An ISO 8601 date-time with its offset, as the schema says: not a number, which
+        pydantic would otherwise read as seconds since 1970 (and close as of then)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("write the date-time as ISO 8601 text with its offset")
+        return value
 
 
 @router.get("/families/{family_id}/invoices", summary="The family's invoices (members: their part)")
