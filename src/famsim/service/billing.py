@@ -1,9 +1,10 @@
 """Closing billing cycles into invoices; credit notes; each family's split policy.
 
-Closing a cycle is one transaction per family and cycle: the family is locked, its
-cycle rated (``famsim.domain.billing.rating``), the invoice numbered and stored with its
-members' shares, the next cycle opened (pools reset, on the plan now in force), an
-audit entry and an ``invoice.issued`` event written - all or nothing. So closing is
+Closing a family's cycle is all or nothing, in one transaction (shared by a batch of
+families): the family is locked, its cycle rated (``famsim.domain.billing.rating``), the
+invoice numbered and stored with its members' shares, the next cycle opened (pools reset,
+on the plan now in force), an audit entry and an ``invoice.issued`` event written. So
+closing is
 idempotent (a closed cycle is no longer due; its invoice exists) and resumable after a
 crash (a cycle whose transaction did not commit is simply still due). A family behind
 by several cycles gets one invoice per cycle, oldest first.
@@ -98,7 +99,8 @@ class BillingService:
         durable commit per batch (a commit per family costs more than the rating); rounds
         repeat while a family is still behind. A batch that fails (a family changed
         meanwhile, a busy database) is retried family by family, so one family never
-        holds back the others.
+        holds back the others. From *parallel_from* families on, the service's fan-out
+        (if it was given one) shares them among worker processes.
         """
         when = at or self._now()
         with self._uow() as uow:
