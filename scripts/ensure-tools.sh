@@ -6,6 +6,10 @@
 #                                     (Playwright's own browser download is not used);
 #   Noto Sans CJK   (fonts-noto-cjk)  so Chinese text renders in the browser tests' screenshots.
 #   DejaVu Sans     (fonts-dejavu-core) the font invoice PDFs embed for Latin and Cyrillic.
+#   erl, erlc, escript (erlang-base), diameterc (erlang-diameter), the diameter headers
+#                   (erlang-dev) and the RFC 4006 credit-control dictionary (erlang-examples):
+#                                     Erlang/OTP's diameter application is the Gy client that
+#                                     tests famsim's Diameter server, a client nobody here wrote.
 # Idempotent and quick when everything is there: it installs only what is missing, first with
 # the package lists it has, and only if that fails refreshes them (apt-get update) and retries.
 set -euo pipefail
@@ -35,6 +39,13 @@ has_command zbarimg || missing+=(zbar-tools)
 has_command chromium || missing+=(chromium)
 has_package fonts-noto-cjk || missing+=(fonts-noto-cjk)
 has_package fonts-dejavu-core || missing+=(fonts-dejavu-core)
+# The Erlang Diameter client (tests/e2e/diameter/erlang_client.py) compiles the dictionary
+# with diameterc and its modules with erlc, which need diameter's headers from erlang-dev.
+ERLANG_PACKAGES=(erlang-base erlang-diameter erlang-dev erlang-examples)
+ERLANG_TOOLS=(erl erlc diameterc)
+for package in "${ERLANG_PACKAGES[@]}"; do
+    has_package "$package" || missing+=("$package")
+done
 
 if ((${#missing[@]} > 0)); then
     AS_ROOT_PACKAGE="${missing[*]}"
@@ -49,7 +60,7 @@ if ((${#missing[@]} > 0)); then
         as_root apt-get update
         apt_install "${missing[@]}"
     fi
-    for tool in zbarimg chromium; do
+    for tool in zbarimg chromium "${ERLANG_TOOLS[@]}"; do
         if ! has_command "$tool"; then
             echo "ensure-tools: installed ${missing[*]}, but still no $tool on PATH" >&2
             exit 1
@@ -63,9 +74,16 @@ if ((${#missing[@]} > 0)); then
         echo "ensure-tools: installed ${missing[*]}, but fonts-noto-cjk is not installed" >&2
         exit 1
     fi
+    for package in "${ERLANG_PACKAGES[@]}"; do
+        if ! has_package "$package"; then
+            echo "ensure-tools: installed ${missing[*]}, but $package is not installed" >&2
+            exit 1
+        fi
+    done
 fi
 
 echo "ensure-tools: $(zbarimg --version 2>&1 | head -n 1 || true) at $(command -v zbarimg)"
 echo "ensure-tools: $(chromium --version 2>/dev/null | head -n 1 || true) at $(command -v chromium)"
 echo "ensure-tools: fonts-noto-cjk $(dpkg-query -W -f='${Version}' fonts-noto-cjk 2>/dev/null || true)"
 echo "ensure-tools: fonts-dejavu-core $(dpkg-query -W -f='${Version}' fonts-dejavu-core 2>/dev/null || true)"
+echo "ensure-tools: Erlang/OTP $(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().' 2>/dev/null || true), diameterc at $(command -v diameterc), erlang-examples $(dpkg-query -W -f='${Version}' erlang-examples 2>/dev/null || true)"
