@@ -1,0 +1,291 @@
+"""CCR -> ChargingRequest and ChargingAnswer -> CCA, through python-diameter's encoder:
+every CCR here is encoded to bytes and parsed back, as the server receives it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from diameter.message import Message
+from diameter.message.avp.grouped import (
+    PsInformation,
+    RequestedServiceUnit,
+    ServiceInformation,
+    UsedServiceUnit,
+)
+from diameter.message.commands import CreditControlAnswer, CreditControlRequest
+
+from famsim.adapters.diameter import gy_mapping as gy
+from famsim.adapters.diameter.rating_groups import DEFAULT_RATING_GROUPS
+from famsim.domain.units import Resource
+from famsim.service.charging import (
+    ChargingAnswer,
+    Outcome,
+    RequestType,
+    ServiceAnswer,
+    ServiceUse,
+)
+
+
+def ccr(
+    cc_type: int = 1,
+    number: int = 0,
+    *,
+    e164: str | None = "85291230001",
+    imsi: str | None = None,
+    msccs: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Any:
+    message = CreditControlRequest()
+    message.session_id = "pgw.test;1;1"
+    message.origin_host = b"pgw.test"
+    message.origin_realm = b"test"
+    message.destination_realm = b"famsim.localhost"
+    message.service_context_id = "32251@3gpp.org"
+    message.cc_request_type = cc_type
+    message.cc_request_number = number
+    if imsi is not None:
+        message.add_subscription_id(1, imsi)
+    if e164 is not None:
+        message.add_subscription_id(0, e164)
+    for mscc in msccs or []:
+        message.add_multiple_services_credit_control(**mscc)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return Message.from_bytes(message.as_bytes())
+
+
+def decode(message: Any) -> gy.DecodedCcr:
+    return gy.decode_ccr(message, DEFAULT_RATING_GROUPS)
+
+
+def test_an_initial_request_per_rating_group() -> None:
+    decoded = decode(
+        ccr(
+            msccs=[
+                {
+                    "rating_group": 10,
+                    "requested_service_unit": RequestedServiceUnit(cc_total_octets=5000),
+                },
+                {"rating_group": 11, "requested_service_unit": RequestedServiceUnit()},
+                {"rating_group": 99},
+            ],
+            service_information=ServiceInformation(
+                ps_information=PsInformation(tgpp_sgsn_mcc_mnc="46000")
+            ),
+        )
+    )
+    request = decoded.request
+    assert request.session_id == "pgw.test;1;1"
+    assert request.request_number == 0
+    assert request.request_type is RequestType.INITIAL
+    assert request.subscriber == "+85291230001"
+    assert request.serving_plmn == "46000"
+    assert request.services == (
+        ServiceUse(Resource.DATA, tethered=False, requested=5000),
+        ServiceUse(Resource.DATA, tethered=True, requested=None),
+    )
+    assert decoded.slots == (gy.Slot(10, 0), gy.Slot(11, 1), gy.Slot(99, None))
+
+
+def test_used_units_per_resource_are_added_up() -> None:
+    decoded = decode(
+        ccr(
+            2,
+            3,
+            msccs=[
+                {
+                    "rating_group": 10,
+                    "used_service_unit": [
+                        UsedServiceUnit(cc_total_octets=100),
+                        UsedServiceUnit(cc_total_octets=23),
+                    ],
+                    "requested_service_unit": RequestedServiceUnit(cc_total_octets=10),
+                },
+                {"rating_group": 20, "used_service_unit": UsedServiceUnit(cc_time=60)},
+                {"rating_group": 30, "used_service_unit": UsedServiceUnit(cc_time=5)},
+            ],
+        )
+    )
+    assert decoded.request.request_type is RequestType.UPDATE
+    assert decoded.request.request_number == 3
+    assert decoded.request.serving_plmn is None
+    assert decoded.request.services == (
+        ServiceUse(Resource.DATA, requested=10, used=123),
+        ServiceUse(Resource.VOICE, used=60),
+        ServiceUse(Resource.SMS),  # CC-Time is not an SMS unit
+    )
+
+
+def test_imsi_is_digits_and_the_first_usable_id_wins() -> None:
+    assert decode(ccr(imsi="454001240000001", e164=None)).request.subscriber == ("454001240000001")
+    assert decode(ccr(imsi="454001240000001")).request.subscriber == "454001240000001"
+    assert decode(ccr(e164="+85291230001")).request.subscriber == "+85291230001"
+
+
+def test_an_sms_event_without_mscc_uses_the_service_context() -> None:
+    decoded = decode(
+        ccr(
+            4,
+            0,
+            service_context_id="32274@3gpp.org",
+            requested_action=0,
+            requested_service_unit=RequestedServiceUnit(cc_service_specific_units=1),
+        )
+    )
+    assert decoded.top_level
+    assert decoded.request.request_type is RequestType.EVENT
+    assert decoded.request.services == (ServiceUse(Resource.SMS, requested=1),)
+    voice = decode(ccr(1, 0, service_context_id="32260@3gpp.org"))
+    assert voice.request.services == (ServiceUse(Resource.VOICE),)
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "avp"),
+    [
+        ({"session_id": None}, 5005, 263),
+        ({"cc_request_type": None}, 5005, 416),
+        ({"cc_request_number": None}, 5005, 415),
+        ({"cc_request_type": 7}, 5004, 416),
+        ({"requested_action": 1, "cc_request_type": 4}, 4011, 436),
+    ],
+)
+def test_refusals(change: dict[str, Any], code: int, avp: int) -> None:
+    message = ccr()
+    for name, value in change.items():
+        setattr(message, name, value)
+    with pytest.raises(gy.CcrRejected) as caught:
+        decode(message)
+    assert caught.value.result_code == code
+    assert caught.value.avp is not None
+    assert caught.value.avp[0] == avp
+
+
+def test_no_subscription_id_is_missing_avp_with_failed_avp() -> None:
+    message = ccr(e164=None)
+    with pytest.raises(gy.CcrRejected) as caught:
+        decode(message)
+    answer = CreditControlAnswer()
+    gy.fill_rejection(answer, message, caught.value)
+    parsed = Message.from_bytes(answer.as_bytes())
+    assert parsed.result_code == 5005
+    assert parsed.cc_request_type == 1
+    assert parsed.cc_request_number == 0
+    assert [a.code for f in parsed.failed_avp for a in f.additional_avps] == [443]
+
+
+def test_a_malformed_serving_network_is_invalid() -> None:
+    message = ccr(
+        service_information=ServiceInformation(
+            ps_information=PsInformation(tgpp_sgsn_mcc_mnc="4600")
+        )
+    )
+    with pytest.raises(gy.CcrRejected) as caught:
+        decode(message)
+    assert caught.value.result_code == 5004
+    assert caught.value.avp == (18, 10415)
+
+
+def answered(decoded: gy.DecodedCcr, answer: ChargingAnswer) -> Any:
+    cca = CreditControlAnswer()
+    cca.session_id = decoded.request.session_id
+    gy.fill_cca(cca, decoded, answer)
+    return Message.from_bytes(cca.as_bytes())
+
+
+def test_grants_per_mscc_with_final_unit_indication() -> None:
+    decoded = decode(
+        ccr(
+            2,
+            1,
+            msccs=[
+                {"rating_group": 10},
+                {"rating_group": 11},
+                {"rating_group": 20},
+                {"rating_group": 30},
+                {"rating_group": 77},
+            ],
+        )
+    )
+    answer = ChargingAnswer(
+        "pgw.test;1;1",
+        1,
+        Outcome.SUCCESS,
+        "home",
+        (
+            ServiceAnswer("data", False, "success", 1000, 600, "terminate"),
+            ServiceAnswer("data", True, "limit_reached", 0, 0),
+            ServiceAnswer("voice", False, "success", 300, 900, "redirect", "http://top.up/"),
+            ServiceAnswer("sms", False, "success", 1, 0, "restrict_access"),
+        ),
+    )
+    cca = answered(decoded, answer)
+    assert (cca.result_code, cca.cc_request_type, cca.cc_request_number) == (2001, 2, 1)
+    data, hotspot, voice, sms, unknown = cca.multiple_services_credit_control
+    assert (data.rating_group, data.result_code) == (10, 2001)
+    assert data.granted_service_unit.cc_total_octets == 1000
+    assert data.validity_time == 600
+    assert data.final_unit_indication.final_unit_action == gy.TERMINATE
+    assert (hotspot.rating_group, hotspot.result_code) == (11, 4012)
+    assert hotspot.granted_service_unit is None
+    assert hotspot.final_unit_indication is None
+    assert voice.granted_service_unit.cc_time == 300
+    assert voice.final_unit_indication.final_unit_action == gy.REDIRECT
+    server = voice.final_unit_indication.redirect_server
+    assert (server.redirect_address_type, server.redirect_server_address) == (2, "http://top.up/")
+    assert sms.granted_service_unit.cc_service_specific_units == 1
+    assert sms.validity_time is None
+    assert sms.final_unit_indication.final_unit_action == gy.RESTRICT_ACCESS
+    assert (unknown.rating_group, unknown.result_code) == (77, 5031)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        ("roaming_not_allowed", 4010),
+        ("hotspot_not_allowed", 4010),
+        ("quiet_hours", 4010),
+        ("line_suspended", 4010),
+        ("limit_reached", 4012),
+        ("success", 2001),
+    ],
+)
+def test_service_outcomes(outcome: str, code: int) -> None:
+    assert gy.service_result_code(ServiceAnswer("data", False, outcome, 0, 0)) == code
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"), [(Outcome.USER_UNKNOWN, 5030), (Outcome.LINE_SUSPENDED, 4010)]
+)
+def test_whole_request_outcomes(outcome: Outcome, code: int) -> None:
+    decoded = decode(ccr(msccs=[{"rating_group": 10}]))
+    cca = answered(decoded, ChargingAnswer("pgw.test;1;1", 0, outcome, None))
+    assert (cca.result_code, cca.cc_request_type, cca.cc_request_number) == (code, 1, 0)
+    assert cca.multiple_services_credit_control == []
+
+
+def test_a_top_level_event_answer() -> None:
+    decoded = decode(
+        ccr(
+            4,
+            0,
+            service_context_id="32274@3gpp.org",
+            requested_service_unit=RequestedServiceUnit(cc_service_specific_units=1),
+        )
+    )
+    ok = answered(
+        decoded,
+        ChargingAnswer(
+            "s", 0, Outcome.SUCCESS, "home", (ServiceAnswer("sms", False, "success", 1, 0),)
+        ),
+    )
+    assert ok.result_code == 2001
+    assert ok.granted_service_unit.cc_service_specific_units == 1
+    refused = answered(
+        decoded,
+        ChargingAnswer(
+            "s", 0, Outcome.SUCCESS, "home", (ServiceAnswer("sms", False, "limit_reached", 0, 0),)
+        ),
+    )
+    assert refused.result_code == 4012
+    assert refused.granted_service_unit is None
