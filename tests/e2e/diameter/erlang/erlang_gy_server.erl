@@ -1,0 +1,125 @@
+%% A minimal Gy (RFC 4006) server on Erlang/OTP's diameter application: the peer that proves
+%% the test client works, independently of famsim.
+%%
+%%   erl -noshell -pa BUILD -run erlang_gy_server main Host Port OriginHost OriginRealm
+%%
+%% diameter itself answers CER, DWR and DPR. Every CCR gets a fixed, well-formed CCA:
+%% Result-Code 2001, the request's Session-Id, CC-Request-Type and CC-Request-Number, and per
+%% requested MSCC: its Rating-Group, Result-Code 2001, Validity-Time 3600 and, unless the
+%% request terminates the session, Granted-Service-Unit CC-Total-Octets 1048576 (with
+%% CC-Time / CC-Service-Specific-Units when those were requested). A Session-Id containing
+%% "omit-request-number" gets a CCA without CC-Request-Number (mandatory in the dictionary),
+%% sent with arity checks off, so a test can see a strict client reject it; one containing
+%% "final-unit" gets Final-Unit-Indication TERMINATE in each MSCC.
+%% Prints {"event":"listening",...} once it accepts connections.
+-module(erlang_gy_server).
+
+-include_lib("diameter/include/diameter.hrl").
+
+-export([main/1]).
+-export([peer_up/3, peer_down/3, pick_peer/4, prepare_request/3, prepare_retransmit/3,
+         handle_answer/4, handle_error/4, handle_request/3]).
+
+-define(SVC, erlang_gy_server).
+-define(GRANTED_OCTETS, 1048576).
+
+main([Host, Port, OriginHost, Realm]) ->
+    ok = diameter:start(),
+    {ok, Addr} = inet:getaddr(Host, inet),
+    ok = diameter:start_service(?SVC, service(OriginHost, Realm)),
+    {ok, _Ref} = diameter:add_transport(?SVC, transport(Addr, list_to_integer(Port))),
+    erlang_gy_json:line(#{event => listening, host => list_to_binary(Host),
+                          port => list_to_integer(Port)}).
+
+service(OriginHost, Realm) ->
+    [{'Origin-Host', OriginHost},
+     {'Origin-Realm', Realm},
+     {'Vendor-Id', 0},
+     {'Product-Name', "famsim-erlang-gy-test-server"},
+     {'Auth-Application-Id', [4]},
+     {'Supported-Vendor-Id', [10415]},
+     {decode_format, map},
+     {string_decode, false},
+     %% 3GPP's Service-Information is not in the RFC 4006 dictionary: accept it unknown.
+     {strict_mbit, false},
+     %% Lets the "omit-request-number" answer go out without a mandatory AVP.
+     {strict_arities, decode},
+     {application, [{alias, cc},
+                    {dictionary, rfc4006_cc},
+                    {module, ?MODULE}]}].
+
+transport(Addr, Port) ->
+    {listen, [{transport_module, diameter_tcp},
+              {transport_config, [{ip, Addr}, {port, Port}, {reuseaddr, true}]},
+              %% A client that reconnects with the same Origin-Host (every test's does) is
+              %% otherwise in RFC 3539's REOPEN until 3 DWR/DWA rounds, its CCRs dropped.
+              {watchdog_config, [{okay, 0}]}]}.
+
+peer_up(_Svc, _Peer, State) -> State.
+peer_down(_Svc, _Peer, State) -> State.
+pick_peer(_, _, _Svc, _State) -> false.
+prepare_request(Packet, _Svc, _Peer) -> {send, Packet}.
+prepare_retransmit(Packet, _Svc, _Peer) -> {send, Packet}.
+handle_answer(Packet, _Request, _Svc, _Peer) -> Packet.
+handle_error(Reason, _Request, _Svc, _Peer) -> {error, Reason}.
+
+handle_request(#diameter_packet{msg = ['CCR' | Ccr]}, _Svc, {_, Caps}) ->
+    #diameter_caps{origin_host = {OH, _}, origin_realm = {OR, _}} = Caps,
+    SessionId = maps:get('Session-Id', Ccr),
+    Type = maps:get('CC-Request-Type', Ccr),
+    Cca = #{'Session-Id' => SessionId,
+            'Result-Code' => 2001,
+            'Origin-Host' => OH,
+            'Origin-Realm' => OR,
+            'Auth-Application-Id' => 4,
+            'CC-Request-Type' => Type,
+            'CC-Request-Number' => maps:get('CC-Request-Number', Ccr),
+            'Multiple-Services-Credit-Control' =>
+                [mscc(M, Type, SessionId)
+                 || M <- maps:get('Multiple-Services-Credit-Control', Ccr, [])]},
+    Cca1 = case binary:match(SessionId, <<"omit-request-number">>) of
+               nomatch -> Cca;
+               _ -> maps:remove('CC-Request-Number', Cca)
+           end,
+    {reply, ['CCA' | Cca1]};
+handle_request(_Packet, _Svc, _Peer) ->
+    {answer_message, 3001}.
+
+mscc(Requested, Type, SessionId) ->
+    Base = #{'Result-Code' => 2001, 'Validity-Time' => 3600},
+    M1 = case opt('Rating-Group', Requested) of
+             {ok, RG} -> Base#{'Rating-Group' => RG};
+             error -> Base
+         end,
+    M2 = case Type of
+             3 -> M1;
+             _ -> M1#{'Granted-Service-Unit' => granted(Requested)}
+         end,
+    case binary:match(SessionId, <<"final-unit">>) of
+        nomatch -> M2;
+        _ -> M2#{'Final-Unit-Indication' => #{'Final-Unit-Action' => 0}}
+    end.
+
+granted(Requested) ->
+    Rsu = case opt('Requested-Service-Unit', Requested) of
+              {ok, R} -> R;
+              error -> #{}
+          end,
+    G = #{'CC-Total-Octets' => ?GRANTED_OCTETS},
+    G1 = case opt('CC-Time', Rsu) of
+             {ok, _} -> G#{'CC-Time' => 600};
+             error -> G
+         end,
+    case opt('CC-Service-Specific-Units', Rsu) of
+        {ok, _} -> G1#{'CC-Service-Specific-Units' => 1};
+        error -> G1
+    end.
+
+%% The map decode format gives an [ optional ] AVP as [] or [Value].
+opt(Name, Avps) ->
+    case maps:find(Name, Avps) of
+        {ok, [V]} -> {ok, V};
+        {ok, []} -> error;
+        {ok, V} -> {ok, V};
+        error -> error
+    end.
