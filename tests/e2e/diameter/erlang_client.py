@@ -23,7 +23,9 @@ How:
   ``{"command": "CCA", "error": ..., "errors": [{"avp": ..., "result_code": 5005}]}`` when
   diameter rejected the answer.
 - ``erlang_server(...)`` starts erlang/erlang_gy_server.erl, a minimal Gy peer on the same
-  stack, so tests/e2e/diameter/test_erlang_client_harness.py proves the harness on its own.
+  stack, so tests/e2e/diameter/test_erlang_client_harness.py proves the harness on its own;
+  it logs what it decoded from each CCR (``ErlangServer.requests()``), which checks what the
+  client sends.
 
 In a test module::
 
@@ -295,6 +297,13 @@ class ErlangServer:
     port: int
     origin_host: str
     origin_realm: str
+    log_path: Path
+
+    def requests(self) -> list[dict[str, Any]]:
+        """What the server decoded from each CCR so far (session_id, cc_request_type,
+        subscription_id, mscc [{rating_group, requested, used}], sgsn_mcc_mnc, ...)."""
+        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith('{"') and '"ccr"' in line]
 
 
 def free_port() -> int:
@@ -330,7 +339,7 @@ def erlang_server(
                 output = log_path.read_text(encoding="utf-8")
                 raise RuntimeError(f"erlang_gy_server did not start listening:\n{output}")
             time.sleep(0.05)
-        yield ErlangServer(host, port, origin_host, origin_realm)
+        yield ErlangServer(host, port, origin_host, origin_realm, log_path)
     finally:
         process.terminate()
         try:

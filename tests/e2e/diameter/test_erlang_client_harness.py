@@ -128,6 +128,28 @@ def test_ccr_session_decoded(erlang_ebin: Path, server: ErlangServer) -> None:
     ]
     assert termination["mscc"] == [{"rating_group": 10, "result_code": 2001, "validity_time": 3600}]
     assert dpa["command"] == "DPA"
+    # What the server decoded: the client encoded each request as asked.
+    sent = [r for r in server.requests() if r["session_id"] == session_id]
+    assert [(r["cc_request_type"], r["cc_request_number"]) for r in sent] == [
+        (1, 0),
+        (2, 1),
+        (3, 2),
+    ]
+    assert sent[0]["subscription_id"] == [{"type": 1, "data": "001010123456789"}]
+    assert sent[0]["service_context_id"] == "32251@3gpp.org"
+    assert sent[0]["destination_realm"] == server.origin_realm
+    assert sent[0]["multiple_services_indicator"] == 1
+    assert sent[0]["sgsn_mcc_mnc"] == "20801"
+    assert sent[0]["mscc"] == [
+        {"rating_group": 10, "requested": {"total_octets": 500_000}},
+        {"rating_group": 20, "requested": {"time": 60}},
+    ]
+    assert sent[1]["mscc"] == [
+        {"rating_group": 10, "requested": {"total_octets": 1}, "used": [{"total_octets": 400_000}]}
+    ]
+    assert "sgsn_mcc_mnc" not in sent[1]
+    assert sent[2]["mscc"] == [{"rating_group": 10, "used": [{"total_octets": 7}]}]
+    assert sent[2]["subscription_id"] == []
 
 
 def test_event_ccr_and_final_unit_indication(erlang_ebin: Path, server: ErlangServer) -> None:
@@ -149,6 +171,11 @@ def test_event_ccr_and_final_unit_indication(erlang_ebin: Path, server: ErlangSe
     )
 
     assert event["cc_request_type"] == 4
+    (sent,) = [r for r in server.requests() if r["session_id"].endswith(";sms-final-unit")]
+    assert sent["requested_action"] == 0
+    assert sent["service_context_id"] == "32274@3gpp.org"
+    assert sent["subscription_id"] == [{"type": 0, "data": "447700900123"}]
+    assert sent["mscc"] == [{"requested": {"units": 1}}]
     assert event["mscc"] == [
         {
             "result_code": 2001,

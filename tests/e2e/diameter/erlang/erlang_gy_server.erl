@@ -11,7 +11,8 @@
 %% "omit-request-number" gets a CCA without CC-Request-Number (mandatory in the dictionary),
 %% sent with arity checks off, so a test can see a strict client reject it; one containing
 %% "final-unit" gets Final-Unit-Indication TERMINATE in each MSCC.
-%% Prints {"event":"listening",...} once it accepts connections.
+%% Prints {"event":"listening",...} once it accepts connections, then {"event":"ccr",...} with
+%% what it decoded from each CCR (so a test can check what the client sent).
 -module(erlang_gy_server).
 
 -include_lib("diameter/include/diameter.hrl").
@@ -67,6 +68,7 @@ handle_request(#diameter_packet{msg = ['CCR' | Ccr]}, _Svc, {_, Caps}) ->
     #diameter_caps{origin_host = {OH, _}, origin_realm = {OR, _}} = Caps,
     SessionId = maps:get('Session-Id', Ccr),
     Type = maps:get('CC-Request-Type', Ccr),
+    erlang_gy_json:line(received(Ccr)),
     Cca = #{'Session-Id' => SessionId,
             'Result-Code' => 2001,
             'Origin-Host' => OH,
@@ -123,3 +125,77 @@ opt(Name, Avps) ->
         {ok, V} -> {ok, V};
         error -> error
     end.
+
+%% What the CCR carried, as JSON: the test checks what the client encoded.
+received(Ccr) ->
+    Top = pick(#{event => ccr},
+               [{'Session-Id', session_id}, {'CC-Request-Type', cc_request_type},
+                {'CC-Request-Number', cc_request_number},
+                {'Service-Context-Id', service_context_id},
+                {'Destination-Realm', destination_realm},
+                {'Auth-Application-Id', auth_application_id},
+                {'Requested-Action', requested_action},
+                {'Multiple-Services-Indicator', multiple_services_indicator}], Ccr),
+    Subscriptions = [#{type => maps:get('Subscription-Id-Type', S),
+                       data => maps:get('Subscription-Id-Data', S)}
+                     || S <- maps:get('Subscription-Id', Ccr, [])],
+    Msccs = [mscc_received(M) || M <- maps:get('Multiple-Services-Credit-Control', Ccr, [])],
+    Top1 = Top#{subscription_id => Subscriptions, mscc => Msccs},
+    case sgsn_mcc_mnc(maps:get('AVP', Ccr, [])) of
+        {ok, MccMnc} -> Top1#{sgsn_mcc_mnc => MccMnc};
+        error -> Top1
+    end.
+
+mscc_received(M) ->
+    Out = pick(#{}, [{'Rating-Group', rating_group}], M),
+    Out1 = case opt('Requested-Service-Unit', M) of
+               {ok, Rsu} -> Out#{requested => units(Rsu)};
+               error -> Out
+           end,
+    case maps:get('Used-Service-Unit', M, []) of
+        [] -> Out1;
+        Used -> Out1#{used => [units(U) || U <- Used]}
+    end.
+
+units(U) ->
+    pick(#{}, [{'CC-Total-Octets', total_octets}, {'CC-Time', time},
+               {'CC-Service-Specific-Units', units}], U).
+
+pick(Acc, Fields, Avps) ->
+    lists:foldl(fun({Name, Key}, A) ->
+                        case opt(Name, Avps) of
+                            {ok, V} -> A#{Key => V};
+                            error -> A
+                        end
+                end, Acc, Fields).
+
+%% Service-Information (873) > PS-Information (874) > 3GPP-SGSN-MCC-MNC (18), vendor 10415:
+%% unknown to the RFC 4006 dictionary, so they arrive raw in * [ AVP ].
+sgsn_mcc_mnc(Avps) ->
+    Found = [Data || #diameter_avp{code = 873, vendor_id = 10415, data = Data} <- Avps],
+    case Found of
+        [ServiceInformation | _] ->
+            case find_avp(874, ServiceInformation) of
+                {ok, PsInformation} -> find_avp(18, PsInformation);
+                error -> error
+            end;
+        [] ->
+            error
+    end.
+
+find_avp(Code, <<Code:32, Flags:8, Length:24, Rest/binary>>) ->
+    {Header, Body} = split_vendor(Flags, Rest),
+    DataLength = Length - 8 - Header,
+    <<Data:DataLength/binary, _/binary>> = Body,
+    {ok, Data};
+find_avp(Code, <<_:32, _Flags:8, Length:24, _/binary>> = Bin) when Length >= 8 ->
+    Padded = (Length + 3) div 4 * 4,
+    case Bin of
+        <<_:Padded/binary, Next/binary>> -> find_avp(Code, Next);
+        _ -> error
+    end;
+find_avp(_Code, _) ->
+    error.
+
+split_vendor(Flags, <<_Vendor:32, Body/binary>>) when Flags band 16#80 /= 0 -> {4, Body};
+split_vendor(_Flags, Body) -> {0, Body}.
