@@ -19,9 +19,11 @@ How:
   sends DPR). It returns one dict per JSON line the client printed: the CEA, each CCA as
   diameter decoded it (``result_code``, ``session_id``, ``cc_request_type``,
   ``cc_request_number``, ``mscc``: [{``rating_group``, ``result_code``, ``granted``:
-  {``total_octets``, ``time``, ``units``}, ``validity_time``, ``final_unit_action``}]), or
-  ``{"command": "CCA", "error": ..., "errors": [{"avp": ..., "result_code": 5005}]}`` when
-  diameter rejected the answer.
+  {``total_octets``, ``time``, ``units``}, ``validity_time``, ``final_unit_action``}],
+  ``failed_avp``: [AVP names]), an E-bit answer as ``{"command": "answer-message",
+  "result_code": 3xxx, ...}``, or ``{"command": "CCA", "error": ..., "errors": [{"avp": ...,
+  "result_code": 5005}]}`` when diameter rejected the answer (a strict client: a CCA missing
+  a mandatory AVP such as CC-Request-Number does not decode).
 - ``erlang_server(...)`` starts erlang/erlang_gy_server.erl, a minimal Gy peer on the same
   stack, so tests/e2e/diameter/test_erlang_client_harness.py proves the harness on its own;
   it logs what it decoded from each CCR (``ErlangServer.requests()``), which checks what the

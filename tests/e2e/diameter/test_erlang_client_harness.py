@@ -213,3 +213,26 @@ def test_no_server_is_a_scenario_error(erlang_ebin: Path) -> None:
 
     assert raised.value.answers[0]["command"] == "CEA"
     assert "error" in raised.value.answers[0]
+
+
+def test_failed_avp_and_protocol_errors_are_decoded(
+    erlang_ebin: Path, server: ErlangServer
+) -> None:
+    # erlang_gy_server answers 5005 + Failed-AVP, or an E-bit 3004, for such sessions.
+    steps = [
+        Ccr("initial", "missing-avp", 0, msccs=[Mscc(10)]),
+        Ccr("initial", "protocol-error", 0),
+    ]
+
+    _cea, missing, protocol = run_scenario(
+        server.host, server.port, steps, ebin=erlang_ebin, origin_host=CLIENT_HOST
+    )
+
+    assert missing["command"] == "CCA"
+    assert "error" not in missing
+    assert missing["result_code"] == 5005
+    assert missing["failed_avp"] == ["Subscription-Id"]
+    assert missing["cc_request_number"] == 0
+    assert protocol["command"] == "answer-message"
+    assert protocol["result_code"] == 3004
+    assert protocol["session_id"] == f"{CLIENT_HOST};protocol-error"

@@ -18,7 +18,9 @@
 %%           the DPA timeout)
 %%   {sleep, Millis}
 %%
-%% Prints one JSON line per answer, with what diameter decoded, or an "error" line when
+%% Prints one JSON line per answer, with what diameter decoded (a CCA's Failed-AVP as
+%% "failed_avp": [AVP names]; an E-bit answer as "command": "answer-message"), or an
+%% "error" line when
 %% diameter rejected the answer (a decode error, e.g. a missing mandatory AVP, or a timeout).
 %% Exits 0 when the scenario ran to its end (error lines included), 2 when it could not
 %% start (no connection, CER refused).
@@ -134,6 +136,12 @@ step({ccr, Spec}, N, Ctx) ->
     case diameter:call(?SVC, ?APP, Request, [{timeout, ?CALL_TIMEOUT}]) of
         ['CCA' | Avps] ->
             out(cca(Avps, N));
+        ['answer-message' | Avps] ->
+            %% A protocol error (E bit): RFC 6733's answer-message, not a CCA.
+            out(pick(#{step => N, command => 'answer-message', error => <<"protocol error">>},
+                     [{'Session-Id', session_id, opt}, {'Result-Code', result_code},
+                      {'Origin-Host', origin_host}, {'Error-Message', error_message, opt}],
+                     Avps));
         {error, {answer_errors, Errors, Msg}} ->
             out(#{step => N, command => 'CCA', error => <<"answer failed to decode">>,
                   errors => [avp_error(E) || E <- Errors], partial => cca_partial(Msg)});
@@ -261,7 +269,20 @@ cca(Avps, N) ->
                {ok, Fui} -> Top1#{final_unit_action => maps:get('Final-Unit-Action', Fui)};
                error -> Top1
            end,
-    Top2#{mscc => [mscc_out(M) || M <- maps:get('Multiple-Services-Credit-Control', Avps, [])]}.
+    Top3 = case maps:get('Failed-AVP', Avps, []) of
+               [] -> Top2;
+               Failed -> Top2#{failed_avp => lists:append([failed_avp(F) || F <- Failed])}
+           end,
+    Top3#{mscc => [mscc_out(M) || M <- maps:get('Multiple-Services-Credit-Control', Avps, [])]}.
+
+%% Failed-AVP { * AVP }: the AVPs the server named, by name when the dictionary knows them.
+failed_avp(#{'AVP' := Avps}) ->
+    [case A of
+         #diameter_avp{name = undefined, code = Code} -> Code;
+         #diameter_avp{name = Name} -> Name
+     end || A <- Avps];
+failed_avp(_) ->
+    [].
 
 cca_partial(['CCA' | Avps]) when is_map(Avps) ->
     pick(#{}, [{'Session-Id', session_id}, {'Result-Code', result_code},

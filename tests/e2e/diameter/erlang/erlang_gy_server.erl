@@ -10,7 +10,9 @@
 %% CC-Time / CC-Service-Specific-Units when those were requested). A Session-Id containing
 %% "omit-request-number" gets a CCA without CC-Request-Number (mandatory in the dictionary),
 %% sent with arity checks off, so a test can see a strict client reject it; one containing
-%% "final-unit" gets Final-Unit-Indication TERMINATE in each MSCC.
+%% "final-unit" gets Final-Unit-Indication TERMINATE in each MSCC; one containing
+%% "missing-avp" gets Result-Code 5005 with Failed-AVP naming Subscription-Id; one containing
+%% "protocol-error" gets an E-bit answer-message with Result-Code 3004 instead of a CCA.
 %% Prints {"event":"listening",...} once it accepts connections, then {"event":"ccr",...} with
 %% what it decoded from each CCR (so a test can check what the client sent).
 -module(erlang_gy_server).
@@ -64,11 +66,20 @@ prepare_retransmit(Packet, _Svc, _Peer) -> {send, Packet}.
 handle_answer(Packet, _Request, _Svc, _Peer) -> Packet.
 handle_error(Reason, _Request, _Svc, _Peer) -> {error, Reason}.
 
-handle_request(#diameter_packet{msg = ['CCR' | Ccr]}, _Svc, {_, Caps}) ->
+handle_request(#diameter_packet{msg = ['CCR' | Ccr]}, Svc, Peer) ->
+    erlang_gy_json:line(received(Ccr)),
+    SessionId = maps:get('Session-Id', Ccr),
+    case binary:match(SessionId, <<"protocol-error">>) of
+        nomatch -> cca(Ccr, Svc, Peer);
+        _ -> {protocol_error, 3004}  % DIAMETER_TOO_BUSY, an E-bit answer-message
+    end;
+handle_request(_Packet, _Svc, _Peer) ->
+    {answer_message, 3001}.
+
+cca(Ccr, _Svc, {_, Caps}) ->
     #diameter_caps{origin_host = {OH, _}, origin_realm = {OR, _}} = Caps,
     SessionId = maps:get('Session-Id', Ccr),
     Type = maps:get('CC-Request-Type', Ccr),
-    erlang_gy_json:line(received(Ccr)),
     Cca = #{'Session-Id' => SessionId,
             'Result-Code' => 2001,
             'Origin-Host' => OH,
@@ -79,13 +90,21 @@ handle_request(#diameter_packet{msg = ['CCR' | Ccr]}, _Svc, {_, Caps}) ->
             'Multiple-Services-Credit-Control' =>
                 [mscc(M, Type, SessionId)
                  || M <- maps:get('Multiple-Services-Credit-Control', Ccr, [])]},
-    Cca1 = case binary:match(SessionId, <<"omit-request-number">>) of
-               nomatch -> Cca;
-               _ -> maps:remove('CC-Request-Number', Cca)
+    Cca1 = case {binary:match(SessionId, <<"omit-request-number">>),
+                 binary:match(SessionId, <<"missing-avp">>)} of
+               {nomatch, nomatch} ->
+                   Cca;
+               {_, nomatch} ->
+                   maps:remove('CC-Request-Number', Cca);
+               {nomatch, _} ->
+                   %% DIAMETER_MISSING_AVP naming Subscription-Id, as a server does when a
+                   %% CCR lacks it.
+                   Missing = #diameter_avp{code = 443, is_mandatory = true, data = <<>>},
+                   Cca#{'Result-Code' => 5005,
+                        'Multiple-Services-Credit-Control' => [],
+                        'Failed-AVP' => [#{'AVP' => [Missing]}]}
            end,
-    {reply, ['CCA' | Cca1]};
-handle_request(_Packet, _Svc, _Peer) ->
-    {answer_message, 3001}.
+    {reply, ['CCA' | Cca1]}.
 
 mscc(Requested, Type, SessionId) ->
     Base = #{'Result-Code' => 2001, 'Validity-Time' => 3600},
