@@ -110,6 +110,32 @@ class App:
         """Parse a catalog file (the configured one, or the shipped sample)."""
         return catalog.load_catalog(path or self.settings.catalog or catalog.sample_catalog_path())
 
+    def gy_server(self, host: str | None = None, port: int | None = None) -> Any:
+        """The Diameter Gy server on this famsim (settings ``FAMSIM_GY_*``, *host* and *port*
+        overriding them), not started: it has ``start()`` and ``stop()``. Its charging runs
+        on its own group committer (one writer thread), closed when the server stops."""
+        from famsim.adapters.diameter.gy_server import GyServer  # python-diameter: only here
+        from famsim.adapters.diameter.rating_groups import parse_rating_groups
+        from famsim.service.group_commit import GroupCommitter
+
+        settings = self.settings
+        rating_groups = parse_rating_groups(settings.gy_rating_groups)
+        committer = GroupCommitter(self.charging)
+        try:
+            return GyServer(
+                committer.submit,
+                host=host or settings.gy_host,
+                port=port or settings.gy_port,
+                origin_host=settings.gy_origin_host,
+                origin_realm=settings.gy_origin_realm,
+                peers=settings.gy_peers.split(","),
+                rating_groups=rating_groups,
+                on_stop=committer.close,
+            )
+        except Exception:
+            committer.close()
+            raise
+
     def smdp(self) -> SmdpService:
         """The built-in SM-DP+ on this database (its inventory read once, written through)."""
         from famsim.adapters.sql.smdp_store import SqlSmdpStore

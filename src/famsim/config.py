@@ -89,6 +89,25 @@ class Settings(BaseSettings):
     """Processes that close billing cycles when thousands of families are due at once
     (0: one a CPU; 1: close in the calling process only)."""
 
+    gy_host: str = "127.0.0.1"
+    """Address the Diameter Gy server (``famsim gy serve``) listens on."""
+
+    gy_port: int = Field(default=3868, ge=1, le=65535)
+    """TCP port of the Gy server (3868 is Diameter's)."""
+
+    gy_origin_host: str = "ocs.famsim.localhost"
+    """famsim's Diameter identity (Origin-Host) on Gy."""
+
+    gy_origin_realm: str = "famsim.localhost"
+    """famsim's Diameter realm (Origin-Realm); CCRs name it in Destination-Realm."""
+
+    gy_peers: str = ""
+    """The gateways (their Origin-Host, comma-separated) allowed to connect; a CER from any
+    other is refused with 3010 DIAMETER_UNKNOWN_PEER. Empty: nobody may connect."""
+
+    gy_rating_groups: str = "10=data,11=data:tethered,20=voice,30=sms"
+    """Rating-Group -> resource (and ``:tethered`` for hotspot data) on Gy."""
+
     @property
     def effective_billing_workers(self) -> int:
         return self.billing_workers or os.cpu_count() or 1

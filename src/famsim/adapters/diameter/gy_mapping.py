@@ -5,7 +5,7 @@ objects (plain attribute containers); nothing here touches a socket or the engin
 mapping is tested on its own (``tests/unit/adapters/diameter``).
 
 - Subscription-Id: the first of type END_USER_E164 (``+`` and the digits) or
-  END_USER_IMSI (the digits).
+  END_USER_IMSI (the digits); a number or IMSI that cannot exist is 5030 USER_UNKNOWN.
 - One service per Multiple-Services-Credit-Control, its Rating-Group mapped by
   :mod:`.rating_groups`; units are CC-Total-Octets (data), CC-Time (voice) and
   CC-Service-Specific-Units (SMS) in Requested-Service-Unit / Used-Service-Unit (several
@@ -20,6 +20,7 @@ mapping is tested on its own (``tests/unit/adapters/diameter``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from diameter.message.avp.grouped import (
 
 from famsim.adapters.diameter.rating_groups import RatingGroups
 from famsim.domain.charging.grants import FinalUnitAction
+from famsim.domain.errors import FamsimError
+from famsim.domain.identifiers import Imsi, Msisdn
 from famsim.domain.units import Resource
 from famsim.service.charging import (
     ChargingAnswer,
@@ -263,14 +266,23 @@ def _subscriber(subscription_ids: list[Any]) -> str:
         text = data.decode() if isinstance(data, bytes) else str(data)
         digits = text.strip().lstrip("+")
         if sub.subscription_id_type == _E164 and digits.isdigit():
-            return "+" + digits
+            return _checked("+" + digits, Msisdn.parse)
         if sub.subscription_id_type == _IMSI and digits.isdigit():
-            return digits
+            return _checked(digits, Imsi.parse)
     raise CcrRejected(
         MISSING_AVP,
         "Subscription-Id with an E.164 number or an IMSI is missing",
         (AVP_SUBSCRIPTION_ID, 0),
     )
+
+
+def _checked(text: str, parse: Callable[[str], object]) -> str:
+    """*text* if it is a well-formed number or IMSI; no such user otherwise."""
+    try:
+        parse(text)
+    except FamsimError as exc:
+        raise CcrRejected(USER_UNKNOWN, str(exc)[:200]) from None
+    return text
 
 
 def _use(resource: Resource, tethered: bool, requested: Any, used: Any) -> ServiceUse:

@@ -25,6 +25,7 @@ from famsim.entrypoints.cli.billing import billing_app
 from famsim.entrypoints.cli.common import FamilyArg, JsonOption, family_id_of, opened
 from famsim.entrypoints.cli.demo import demo
 from famsim.entrypoints.cli.esim import esim_app
+from famsim.entrypoints.cli.gy import gy_app
 from famsim.entrypoints.cli.inventory import inventory_app, numbers_app
 from famsim.entrypoints.cli.invitations import accept, family_open, invite
 from famsim.entrypoints.cli.keys import keys_app
@@ -544,3 +545,4 @@ family_app.command("open")(family_open)
 app.command("invite")(invite)
 app.command("accept")(accept)
 app.add_typer(keys_app, name="keys")
+app.add_typer(gy_app, name="gy")

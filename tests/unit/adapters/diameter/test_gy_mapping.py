@@ -174,6 +174,13 @@ def test_no_subscription_id_is_missing_avp_with_failed_avp() -> None:
     assert [a.code for f in parsed.failed_avp for a in f.additional_avps] == [443]
 
 
+@pytest.mark.parametrize(("imsi", "e164"), [(None, "85299999999"), ("12345", None)])
+def test_a_subscriber_that_cannot_exist_is_user_unknown(imsi: str | None, e164: str | None) -> None:
+    with pytest.raises(gy.CcrRejected) as caught:
+        decode(ccr(imsi=imsi, e164=e164))
+    assert caught.value.result_code == 5030
+
+
 def test_a_malformed_serving_network_is_invalid() -> None:
     message = ccr(
         service_information=ServiceInformation(

@@ -1,0 +1,40 @@
+"""``famsim gy serve``: the Diameter Gy credit-control server (see docs/diameter.md)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+
+from famsim.entrypoints.cli import render
+from famsim.entrypoints.cli.common import opened
+
+gy_app = typer.Typer(help="Diameter Gy online charging (RFC 4006) for the packet core.")
+
+
+@gy_app.command("serve")
+def gy_serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default FAMSIM_GY_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="TCP port (default FAMSIM_GY_PORT, 3868)."),
+    ] = None,
+) -> None:
+    """Answer CCRs from the configured gateways (FAMSIM_GY_PEERS) until Ctrl-C."""
+    with opened() as famsim:
+        server = famsim.gy_server(host, port)
+        settings = famsim.settings
+        server.start()
+        render.console.print(
+            f"famsim Gy on {server.host}:{server.port} as {settings.gy_origin_host} "
+            f"({settings.gy_origin_realm}), peers: {settings.gy_peers or '(none)'} - Ctrl-C stops"
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            render.console.print("stopping (DPR to the peers)")
+        finally:
+            server.stop()
