@@ -229,6 +229,21 @@ def test_a_ccr_without_subscription_id_is_5005(gateway: Gateway) -> None:
     assert [a.code for f in answer.failed_avp for a in f.additional_avps] == [443]
 
 
+def test_a_ccr_without_its_request_number_is_5005_from_the_node(gateway: Gateway) -> None:
+    message = ccr("pgw1.gw.test;4;nonumber", 1, 0, OWNER, data(1000))
+    message.cc_request_number = None
+    answer = gateway.exchange(message)
+    assert answer.result_code == 5005
+    assert answer.session_id == "pgw1.gw.test;4;nonumber"
+    assert [a.code for f in answer.failed_avp for a in f.additional_avps] == [415]
+
+
+def test_another_realm_is_not_served(gateway: Gateway) -> None:
+    message = ccr("pgw1.gw.test;4;realm", 1, 0, OWNER, data(1000))
+    message.destination_realm = b"elsewhere.test"
+    assert gateway.exchange(message).result_code == 3003
+
+
 def test_a_cap_reached_mid_session_while_another_member_keeps_going(
     gateway: Gateway,
 ) -> None:
