@@ -121,7 +121,7 @@ def test_an_unknown_peer_is_refused_with_3010(server: Any) -> None:
     try:
         cea = stranger.cer()
         assert cea.result_code == 3010
-        with pytest.raises((ConnectionError, OSError)):
+        with pytest.raises(ConnectionError):  # (a reset or an end of stream, not a timeout)
             stranger.read()  # and the connection is closed
     finally:
         stranger.close()

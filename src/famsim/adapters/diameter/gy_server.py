@@ -81,7 +81,7 @@ class GyApplication(Application):  # type: ignore[misc]
                 return
             answer = self.generate_answer(message)
             fill_cca(answer, decoded, done.result())
-            self.send_answer(answer)
+            self._send(answer)
         except Exception:  # never let one answer take the writer thread's callback down
             log.exception(
                 "cannot answer CCR %s/%s",
@@ -98,7 +98,19 @@ class GyApplication(Application):  # type: ignore[misc]
         )
         answer = self.generate_answer(message)
         fill_rejection(answer, message, CcrRejected(UNABLE_TO_COMPLY, str(error)[:200]))
-        self.send_answer(answer)
+        self._send(answer)
+
+    def _send(self, answer: Any) -> None:
+        """Send from this (writer) thread. python-diameter's answer routing iterates its
+        table of pending requests, which the connection thread may grow meanwhile (a new
+        peer): that race raises RuntimeError, and trying again is safe."""
+        for attempt in range(3):
+            try:
+                self.send_answer(answer)
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
 
 
 class GyServer:
