@@ -21,6 +21,7 @@ from famsim.entrypoints.http.routes import (
     charging,
     families,
     lines,
+    nchf,
     people,
     plans,
     sessions,
@@ -80,7 +81,7 @@ def create_api(
         committer=committer,
         billing=GuardedBilling(famsim.uow, famsim.billing(), famsim.bus.handle, famsim.now),
     )
-    for module in (sessions, plans, families, people, lines, charging, webhooks, billing):
+    for module in (sessions, plans, families, people, lines, charging, nchf, webhooks, billing):
         app.include_router(module.router)
     web.install(app)
     return app
