@@ -242,3 +242,43 @@ def test_charging_needs_an_operator_key_with_the_charging_scope(
     assert narrow.status_code == 403
     assert narrow.headers["content-type"] == PROBLEM
     assert home_data_used(client, world) == 0
+
+
+def test_a_ref_answers_only_for_the_subscriber_it_was_created_for(
+    client: TestClient, world: ApiWorld
+) -> None:
+    path, _ = create(client, world, request(0, requested=MB))
+    stranger = client.post(
+        f"{path}/update", json=request(1, subscriber=CHILD_IMSI, used=10), headers=key(world)
+    )
+    assert stranger.status_code == 404
+    assert stranger.json()["cause"] == "CONTEXT_NOT_FOUND"
+    assert home_data_used(client, world) == 0
+
+
+def sms_used(client: TestClient, world: ApiWorld) -> int:
+    family = client.get(f"/v1/families/{world.family_id}", headers=key(world)).json()
+    pool = next(p for p in family["pools"] if (p["resource"], p["zone"]) == ("sms", "home"))
+    return int(pool["used"])
+
+
+def test_a_one_time_event_is_charged_at_once_and_once(client: TestClient, world: ApiWorld) -> None:
+    body = {
+        **request(0),
+        "nfConsumerIdentification": {"nodeFunctionality": "SMSF"},
+        "oneTimeEvent": True,
+        "oneTimeEventType": "IEC",
+        "multipleUnitUsage": [{"ratingGroup": 30, "requestedUnit": {"serviceSpecificUnits": 1}}],
+    }
+    answers = [client.post(BASE, json=body, headers=key(world)) for _ in "ab"]
+    assert [a.status_code for a in answers] == [200, 200], answers[0].text
+    assert "location" not in answers[0].headers
+    assert answers[0].json() == answers[1].json()
+    [unit] = answers[0].json()["multipleUnitInformation"]
+    assert unit["resultCode"] == "SUCCESS"
+    assert unit["grantedUnit"] == {"serviceSpecificUnits": 1}
+    assert sms_used(client, world) == 1, "retransmitted, charged once"
+
+    post_event = client.post(BASE, json={**body, "oneTimeEventType": "PEC"}, headers=key(world))
+    assert post_event.status_code == 400
+    assert post_event.headers["content-type"] == PROBLEM

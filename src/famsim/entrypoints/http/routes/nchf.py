@@ -4,7 +4,9 @@ The same engine as the REST charging API and Diameter Gy, under
 ``/nchf-convergedcharging/v3`` (operator keys with the ``charging`` scope, as the REST API):
 
 - ``POST /chargingdata`` creates a charging session (``RequestType.INITIAL``): 201, a
-  ``Location`` of ``.../chargingdata/{ChargingDataRef}`` and a ChargingDataResponse;
+  ``Location`` of ``.../chargingdata/{ChargingDataRef}`` and a ChargingDataResponse; with
+  ``oneTimeEvent`` (IEC) the event is charged at once (``RequestType.EVENT``): 200, no
+  resource;
 - ``POST /chargingdata/{ref}/update`` reports used units and asks for more (``UPDATE``): 200;
 - ``POST /chargingdata/{ref}/release`` reports the last used units and closes
   (``TERMINATION``): 204.
@@ -13,8 +15,9 @@ The ChargingDataRef is the engine's session id and the invocationSequenceNumber 
 number, so a retransmission (same ref and number) is answered from the stored answer and
 charged once. The ref is derived from the create request itself (a digest of its
 subscriber, consumer, charging id, time stamp and sequence number, then ``-`` and that
-sequence number): a retransmitted create names the same session, and an update or release
-finds the create's stored answer with no state kept in this process (any worker answers).
+sequence number; eight of its hex digits bind it to the subscriber): a retransmitted create
+names the same session, and an update or release finds the create's stored answer with no
+state kept in this process (any worker answers).
 
 Each multipleUnitUsage item is one service: its ratingGroup maps to a resource and a
 tethered flag (:data:`RATING_GROUPS`), its units are ``totalVolume`` (data), ``time``
@@ -32,7 +35,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -163,6 +166,17 @@ class ChargingDataRequest(_In):
     )
     pdu_session_charging_information: PduSessionChargingInformation | None = Field(
         default=None, alias="pDUSessionChargingInformation"
+    )
+    one_time_event: bool = Field(
+        default=False,
+        alias="oneTimeEvent",
+        description="A one-time event (e.g. an SMS): charged at once, no resource created "
+        "(200, no Location).",
+    )
+    one_time_event_type: Literal["IEC", "PEC"] | None = Field(
+        default=None,
+        alias="oneTimeEventType",
+        description="IEC (immediate event charging) is supported; PEC is refused.",
     )
 
 
@@ -398,7 +412,10 @@ def _one_unit(rating_group: int, service: ServiceAnswer) -> dict[str, Any]:
 
 
 def _create_ref(body: ChargingDataRequest, subscriber: str) -> str:
-    """The same create request (a retransmission) always names the same session."""
+    """The same create request (a retransmission) always names the same session.
+
+    24 hex digits of the create's digest, 8 that bind the ref to its subscriber (see
+    :func:`_belongs_to`), ``-`` and the create's sequence number."""
     info = body.pdu_session_charging_information
     parts = (
         subscriber,
@@ -408,8 +425,17 @@ def _create_ref(body: ChargingDataRequest, subscriber: str) -> str:
         body.invocation_time_stamp.isoformat(),
         str(body.invocation_sequence_number),
     )
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f"{digest}-{body.invocation_sequence_number}"
+    session = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return f"{session}{_binding(session, subscriber)}-{body.invocation_sequence_number}"
+
+
+def _binding(session: str, subscriber: str) -> str:
+    return hashlib.sha256(f"{session}\x1f{subscriber}".encode()).hexdigest()[:8]
+
+
+def _belongs_to(ref: str, subscriber: str) -> bool:
+    """Whether *ref* was created for *subscriber* (a consistency check, not a secret)."""
+    return ref[24:32] == _binding(ref[:24], subscriber)
 
 
 class _Refused(Exception):
@@ -432,9 +458,14 @@ async def _charge(
             "MANDATORY_IE_MISSING",
         )
     slots, services = _services(body)
-    if kind is not RequestType.INITIAL and not await _known(svc, ref):
+    if kind in (RequestType.UPDATE, RequestType.TERMINATION) and not (
+        _belongs_to(ref, subscriber) and await _known(svc, ref)
+    ):
         raise _Refused(
-            404, "Not found", f"no charging data {ref!r} was created", "CONTEXT_NOT_FOUND"
+            404,
+            "Not found",
+            f"no charging data {ref!r} was created for {body.subscriber_identifier}",
+            "CONTEXT_NOT_FOUND",
         )
     request = ChargingRequest(
         session_id=ref,
@@ -482,6 +513,10 @@ def _response(body: ChargingDataRequest, units: list[dict[str, Any]]) -> dict[st
     response_model=ChargingDataResponse,
     summary="Create a charging session and reserve units (Nchf_ConvergedCharging_Create)",
     responses={
+        200: {
+            "model": ChargingDataResponse,
+            "description": "A one-time event (oneTimeEvent, IEC) charged; no resource created",
+        },
         201: {
             "description": "Created",
             "headers": {
@@ -490,16 +525,27 @@ def _response(body: ChargingDataRequest, units: list[dict[str, Any]]) -> dict[st
                     "schema": {"type": "string"},
                 }
             },
-        }
+        },
     },
 )
 async def create(body: ChargingDataRequest, request: Request, caller: Caller, svc: Svc) -> Response:
+    event = body.one_time_event
     try:
+        if event and body.one_time_event_type == "PEC":
+            raise _Refused(
+                400,
+                "Not supported",
+                "/oneTimeEventType: post event charging (PEC) is not supported; use IEC",
+                "MANDATORY_IE_INCORRECT",
+            )
         subscriber = _subscriber(body.subscriber_identifier) or ""
         ref = _create_ref(body, subscriber)
-        units, _ = await _charge(RequestType.INITIAL, ref, body, caller, svc)
+        kind = RequestType.EVENT if event else RequestType.INITIAL
+        units, _ = await _charge(kind, ref, body, caller, svc)
     except _Refused as refused:
         return refused.response
+    if event:
+        return JSONResponse(_response(body, units))
     location = str(request.url_for("nchf_update", ref=ref)).removesuffix("/update")
     return JSONResponse(_response(body, units), status_code=201, headers={"Location": location})
 
