@@ -282,3 +282,38 @@ def test_a_one_time_event_is_charged_at_once_and_once(client: TestClient, world:
     post_event = client.post(BASE, json={**body, "oneTimeEventType": "PEC"}, headers=key(world))
     assert post_event.status_code == 400
     assert post_event.headers["content-type"] == PROBLEM
+
+
+def test_redirect_at_exhaustion_and_roaming_refused_for_the_child(
+    client: TestClient, world: ApiWorld
+) -> None:
+    login = client.post("/v1/sessions", json={"login": world.login("owner"), "password": PASSWORD})
+    owner = {"Authorization": f"Bearer {login.json()['token']}"}
+    allocation = {
+        "limits": [{"resource": "data", "zone": "home", "quota": MB, "hard_cap": MB}],
+        "exhaustion": "redirect",
+        "redirect_url": "https://top-up.example/child",
+        "roaming_allowed": False,
+    }
+    path = f"/v1/families/{world.family_id}/members/{world.members['child']}/allocation"
+    assert client.put(path, json=allocation, headers=owner).status_code == 204
+
+    _, created = create(client, world, request(0, subscriber=CHILD_IMSI, requested=5 * MB))
+    [unit] = created["multipleUnitInformation"]
+    assert unit["grantedUnit"] == {"totalVolume": MB}
+    assert unit["finalUnitIndication"] == {
+        "finalUnitAction": "REDIRECT",
+        "redirectServer": {
+            "redirectAddressType": "URL",
+            "redirectServerAddress": "https://top-up.example/child",
+        },
+    }
+
+    roaming = request(0, subscriber=CHILD_IMSI, requested=MB, charging_id=2)
+    roaming["pDUSessionChargingInformation"]["pduSessionInformation"] = {
+        "servingCNPlmnId": {"mcc": "460", "mnc": "00"}
+    }
+    _, abroad = create(client, world, roaming)
+    [unit] = abroad["multipleUnitInformation"]
+    assert unit["resultCode"] == "END_USER_SERVICE_DENIED"
+    assert "grantedUnit" not in unit
