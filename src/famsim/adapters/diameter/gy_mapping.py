@@ -16,6 +16,8 @@ mapping is tested on its own (``tests/unit/adapters/diameter``).
   top-level Granted-Service-Unit.
 - The serving network: Service-Information > PS-Information > 3GPP-SGSN-MCC-MNC, or the
   top-level 3GPP-SGSN-MCC-MNC; none means the home network.
+- A CCA is a :class:`GyAnswer`: python-diameter's CCA with Origin-Host and Origin-Realm
+  flagged mandatory, as RFC 6733 4.5 requires.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from diameter.message.avp.grouped import (
     MultipleServicesCreditControl,
     RedirectServer,
 )
+from diameter.message.commands import CreditControlAnswer
 
 from famsim.adapters.diameter.rating_groups import RatingGroups
 from famsim.domain.charging.grants import FinalUnitAction
@@ -68,6 +71,8 @@ AVP_CC_REQUEST_NUMBER = 415
 AVP_SUBSCRIPTION_ID = 443
 AVP_REQUESTED_ACTION = 436
 AVP_SGSN_MCC_MNC = 18
+AVP_ORIGIN_HOST = 264
+AVP_ORIGIN_REALM = 296
 
 # Final-Unit-Action (RFC 4006 8.35).
 TERMINATE = 0
@@ -102,6 +107,24 @@ _SERVICE_CODES = {
 }
 """Per-MSCC Result-Code of a service outcome; any other denial (roaming, hotspot, quiet
 hours, a service not on the line, a zone not covered) is END_USER_SERVICE_DENIED."""
+
+
+class GyAnswer(CreditControlAnswer):  # type: ignore[misc]
+    """python-diameter's Credit-Control-Answer, but with Origin-Host and Origin-Realm sent
+    with the M bit, which RFC 6733 (4.5, its AVP flag rules) says MUST be set: python-diameter's
+    own CCA definition clears it (seen on the wire in the Erlang/OTP interop test; Erlang's
+    decoder lets it through, a stricter peer need not). The other AVPs are unchanged."""
+
+    avp_def = tuple(
+        d._replace(is_mandatory=True) if d.avp_code in (AVP_ORIGIN_HOST, AVP_ORIGIN_REALM) else d
+        for d in CreditControlAnswer.avp_def
+    )
+
+
+def _as_gy_answer(cca: Any) -> None:
+    """Make python-diameter's CCA a :class:`GyAnswer` (same fields, RFC 6733's flags)."""
+    if type(cca) is CreditControlAnswer:
+        cca.__class__ = GyAnswer
 
 
 class CcrRejected(Exception):
@@ -194,6 +217,7 @@ def decode_ccr(ccr: Any, rating_groups: RatingGroups) -> DecodedCcr:
 def fill_cca(cca: Any, decoded: DecodedCcr, answer: ChargingAnswer) -> None:
     """Set *cca*'s CC fields from the engine's *answer* (Session-Id, Origin-Host/Realm and
     Auth-Application-Id are the caller's, from the request)."""
+    _as_gy_answer(cca)
     cca.cc_request_type = decoded.cc_request_type
     cca.cc_request_number = decoded.request.request_number
     if answer.outcome == Outcome.USER_UNKNOWN:
@@ -242,6 +266,7 @@ def fill_cca(cca: Any, decoded: DecodedCcr, answer: ChargingAnswer) -> None:
 def fill_rejection(cca: Any, ccr: Any, rejected: CcrRejected) -> None:
     """An error CCA: the Result-Code, Error-Message and Failed-AVP of *rejected*, with the
     CC-Request-Type and -Number echoed when the CCR had them."""
+    _as_gy_answer(cca)
     cca.result_code = rejected.result_code
     cca.error_message = rejected.message
     if ccr.cc_request_type is not None:

@@ -296,3 +296,35 @@ def test_a_top_level_event_answer() -> None:
     )
     assert refused.result_code == 4012
     assert refused.granted_service_unit is None
+
+
+def top_level_flags(raw: bytes) -> dict[int, int]:
+    """AVP code -> flags byte of each top-level AVP of an encoded message."""
+    flags, offset = {}, 20
+    while offset < len(raw):
+        code = int.from_bytes(raw[offset : offset + 4], "big")
+        length = int.from_bytes(raw[offset + 5 : offset + 8], "big")
+        flags[code] = raw[offset + 4]
+        offset += (length + 3) // 4 * 4
+    return flags
+
+
+def test_origin_host_and_realm_are_mandatory_in_every_cca() -> None:
+    # RFC 6733 4.5: Origin-Host (264) and Origin-Realm (296) MUST have the M bit;
+    # python-diameter's own CCA definition clears it.
+    decoded = decode(ccr(msccs=[{"rating_group": 10}]))
+    success = CreditControlAnswer()
+    rejection = CreditControlAnswer()
+    gy.fill_cca(success, decoded, ChargingAnswer("s", 0, Outcome.USER_UNKNOWN, None))
+    gy.fill_rejection(rejection, ccr(), gy.CcrRejected(5005, "missing"))
+    for cca in (success, rejection):
+        cca.session_id = "pgw.test;1;1"
+        cca.origin_host = b"ocs.famsim.test"
+        cca.origin_realm = b"famsim.test"
+        cca.auth_application_id = 4
+        flags = top_level_flags(cca.as_bytes())
+        assert (flags[264], flags[296]) == (0x40, 0x40)  # M, not V or P
+        assert flags[263] == flags[268] == 0x40  # Session-Id, Result-Code: as before
+        parsed = Message.from_bytes(cca.as_bytes())
+        assert parsed.origin_host == b"ocs.famsim.test"
+        assert parsed.cc_request_number == 0
