@@ -210,16 +210,30 @@ def test_an_sms_event_is_debited(erlang_ebin: Path, port: int, famsim: tuple[App
             requested_action=0,  # DIRECT_DEBITING
             msccs=[Mscc(SMS, requested=Units(units=1))],
         ),
+        Ccr(
+            "event",
+            "balance",
+            0,
+            subscription_type=IMSI,
+            subscription_data=CHILD_IMSI,
+            service_context="32274@3gpp.org",
+            requested_action=1,  # CHECK_BALANCE: famsim only debits directly
+            msccs=[Mscc(SMS, requested=Units(units=1))],
+        ),
         DPR,
     ]
 
-    _cea, event, _dpa = scenario(erlang_ebin, port, "sms", steps)
+    _cea, event, refused, _dpa = scenario(erlang_ebin, port, "sms", steps)
 
     cca(event, "sms", "sms1", 4, 0)
     (mscc,) = event["mscc"]
     assert (mscc["rating_group"], mscc["result_code"]) == (SMS, 2001)
     assert mscc["granted"] == {"units": 1}
+    assert (refused["result_code"], refused["cc_request_type"]) == (4011, 4)
+    assert refused["failed_avp"] == ["Requested-Action"]
+    assert refused["mscc"] == []
     assert recorded(app, family_id, "sms", "sms1") == [1]
+    assert recorded(app, family_id, "sms", "balance") == []
     assert home_pool(app, family_id, "sms")["used"] == before + 1
 
 

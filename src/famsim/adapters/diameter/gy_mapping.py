@@ -27,6 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from diameter.message.avp import Avp
+from diameter.message.avp.avp import (
+    AvpFloat32,
+    AvpFloat64,
+    AvpGrouped,
+    AvpInteger32,
+    AvpInteger64,
+    AvpOctetString,
+    AvpUnsigned32,
+    AvpUnsigned64,
+    AvpUtf8String,
+)
 from diameter.message.avp.grouped import (
     FailedAvp,
     FinalUnitIndication,
@@ -130,12 +141,20 @@ def _as_gy_answer(cca: Any) -> None:
 class CcrRejected(Exception):
     """The CCR cannot be charged: answered with *result_code* (and Failed-AVP *avp*)."""
 
-    def __init__(self, result_code: int, message: str, avp: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        result_code: int,
+        message: str,
+        avp: tuple[int, int] | None = None,
+        value: Any = None,
+    ):
         super().__init__(message)
         self.result_code = result_code
         self.message = message
         self.avp = avp
         """(code, vendor id) of the missing or invalid AVP, for Failed-AVP."""
+        self.value = value
+        """The invalid AVP's value as received (None: the AVP is missing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +188,10 @@ def decode_ccr(ccr: Any, rating_groups: RatingGroups) -> DecodedCcr:
         raise CcrRejected(MISSING_AVP, "CC-Request-Type is missing", (AVP_CC_REQUEST_TYPE, 0))
     if cc_type not in _REQUEST_TYPES:
         raise CcrRejected(
-            INVALID_AVP_VALUE, f"CC-Request-Type {cc_type} is unknown", (AVP_CC_REQUEST_TYPE, 0)
+            INVALID_AVP_VALUE,
+            f"CC-Request-Type {cc_type} is unknown",
+            (AVP_CC_REQUEST_TYPE, 0),
+            cc_type,
         )
     number = ccr.cc_request_number
     if number is None:
@@ -182,6 +204,7 @@ def decode_ccr(ccr: Any, rating_groups: RatingGroups) -> DecodedCcr:
                 CREDIT_CONTROL_NOT_APPLICABLE,
                 f"Requested-Action {action} is not supported (only DIRECT_DEBITING)",
                 (AVP_REQUESTED_ACTION, 0),
+                action,
             )
     subscriber = _subscriber(ccr.subscription_id or [])
     services: list[ServiceUse] = []
@@ -275,8 +298,27 @@ def fill_rejection(cca: Any, ccr: Any, rejected: CcrRejected) -> None:
         cca.cc_request_number = ccr.cc_request_number
     if rejected.avp is not None:
         code, vendor = rejected.avp
-        # Avp.new makes an empty AVP of the right type: enough to name what is missing.
-        cca.failed_avp = [FailedAvp(additional_avps=[Avp.new(code, vendor)])]
+        cca.failed_avp = [FailedAvp(additional_avps=[_failed(code, vendor, rejected.value)])]
+
+
+def _failed(code: int, vendor: int, value: Any) -> Any:
+    """The AVP for Failed-AVP (RFC 6733 7.5, 7.1.5): an invalid AVP with the value received;
+    a missing one as an example "of correct minimum length" holding zeroes (an empty AVP
+    would be a malformed Unsigned32 or Enumerated)."""
+    avp = Avp.new(code, vendor)
+    if value is not None:
+        avp.value = value
+    elif isinstance(avp, AvpGrouped):
+        avp.value = []
+    elif isinstance(avp, AvpFloat32 | AvpFloat64):
+        avp.value = 0.0
+    elif isinstance(avp, AvpInteger32 | AvpInteger64 | AvpUnsigned32 | AvpUnsigned64):
+        avp.value = 0
+    elif isinstance(avp, AvpOctetString):  # DiameterIdentity too: empty is its minimum
+        avp.value = b""
+    elif isinstance(avp, AvpUtf8String):
+        avp.value = ""
+    return avp
 
 
 def service_result_code(service: ServiceAnswer) -> int:
@@ -347,6 +389,7 @@ def _serving_plmn(ccr: Any) -> str | None:
             INVALID_AVP_VALUE,
             f"3GPP-SGSN-MCC-MNC {text!r} is not an MCC-MNC",
             (AVP_SGSN_MCC_MNC, VENDOR_3GPP),
+            text,
         )
     return text
 

@@ -141,16 +141,18 @@ def test_an_sms_event_without_mscc_uses_the_service_context() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "code", "avp"),
+    ("change", "code", "avp", "failed_value", "failed_length"),
     [
-        ({"session_id": None}, 5005, 263),
-        ({"cc_request_type": None}, 5005, 416),
-        ({"cc_request_number": None}, 5005, 415),
-        ({"cc_request_type": 7}, 5004, 416),
-        ({"requested_action": 1, "cc_request_type": 4}, 4011, 436),
+        ({"session_id": None}, 5005, 263, "", 8),
+        ({"cc_request_type": None}, 5005, 416, 0, 12),
+        ({"cc_request_number": None}, 5005, 415, 0, 12),
+        ({"cc_request_type": 7}, 5004, 416, 7, 12),
+        ({"requested_action": 1, "cc_request_type": 4}, 4011, 436, 1, 12),
     ],
 )
-def test_refusals(change: dict[str, Any], code: int, avp: int) -> None:
+def test_refusals(
+    change: dict[str, Any], code: int, avp: int, failed_value: Any, failed_length: int
+) -> None:
     message = ccr()
     for name, value in change.items():
         setattr(message, name, value)
@@ -159,6 +161,16 @@ def test_refusals(change: dict[str, Any], code: int, avp: int) -> None:
     assert caught.value.result_code == code
     assert caught.value.avp is not None
     assert caught.value.avp[0] == avp
+    # Failed-AVP: the invalid AVP as received, or the missing one as a zero of its type.
+    answer = CreditControlAnswer()
+    gy.fill_rejection(answer, message, caught.value)
+    raw = answer.as_bytes()
+    ((failed,),) = [f.additional_avps for f in Message.from_bytes(raw).failed_avp]
+    assert failed.code == avp
+    assert failed.value == failed_value
+    # the failed AVP's own Length: its header and value (a bare 8-byte header is malformed)
+    at = raw.index(avp.to_bytes(4, "big") + b"\x40", raw.index(b"\x00\x00\x01\x17"))
+    assert int.from_bytes(raw[at + 5 : at + 8], "big") == failed_length
 
 
 def test_no_subscription_id_is_missing_avp_with_failed_avp() -> None:
@@ -172,6 +184,7 @@ def test_no_subscription_id_is_missing_avp_with_failed_avp() -> None:
     assert parsed.cc_request_type == 1
     assert parsed.cc_request_number == 0
     assert [a.code for f in parsed.failed_avp for a in f.additional_avps] == [443]
+    assert parsed.failed_avp[0].additional_avps[0].value == []  # an empty grouped example
 
 
 @pytest.mark.parametrize(("imsi", "e164"), [(None, "85299999999"), ("12345", None)])
@@ -191,6 +204,10 @@ def test_a_malformed_serving_network_is_invalid() -> None:
         decode(message)
     assert caught.value.result_code == 5004
     assert caught.value.avp == (18, 10415)
+    answer = CreditControlAnswer()
+    gy.fill_rejection(answer, message, caught.value)
+    ((failed,),) = [f.additional_avps for f in Message.from_bytes(answer.as_bytes()).failed_avp]
+    assert (failed.code, failed.vendor_id, failed.value) == (18, 10415, "4600")  # as received
 
 
 def answered(decoded: gy.DecodedCcr, answer: ChargingAnswer) -> Any:
