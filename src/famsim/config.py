@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     rebalance_every_minutes: int = Field(default=60, ge=1, le=24 * 60)
     """How often a serving famsim runs the owners' auto-rebalance policies."""
 
+    expiry_every_seconds: int = Field(default=30, ge=1, le=3600)
+    """How often a serving famsim (API or Gy) releases reservations past their validity:
+    the units a gateway held when it vanished mid-session."""
+
     billing_workers: int = Field(default=0, ge=0, le=64)
     """Processes that close billing cycles when thousands of families are due at once
     (0: one a CPU; 1: close in the calling process only)."""

@@ -9,6 +9,7 @@ ARCHITECTURE.md: the ledger's counters equal the sums of the stored usage record
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -391,6 +392,20 @@ def test_expire_due_finds_the_families_with_reservations_past_validity(h: Harnes
     assert h.service.expire_due() == 2
     check_no_reservations(h.ledger()[0])
     assert h.service.expire_due() == 0
+
+
+def test_the_scheduled_expirer_releases_what_a_vanished_gateway_held(h: Harness) -> None:
+    h.send(session_id(), 0, INITIAL, OWNER, data())  # and the gateway never reports again
+    h.now.advance(61)
+    expirer = h.service.scheduled_expiry(every_s=0.05)
+    expirer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while h.ledger()[0].reservations and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        expirer.stop()
+    check_no_reservations(h.ledger()[0])
 
 
 def test_usage_reported_from_an_uncovered_network_is_not_lost(h: Harness) -> None:

@@ -30,6 +30,7 @@ from famsim.domain.lines import Line, Subscription
 from famsim.domain.plan import Plan
 from famsim.domain.safety import Screening, screen
 from famsim.domain.units import HOME, Resource, Zone
+from famsim.service.background import Repeater
 from famsim.service.ports import ChargingStamp, ConcurrentUpdate, UnitOfWork
 
 
@@ -349,6 +350,17 @@ class ChargingService:
         with self._uow_factory() as uow:
             due = list(uow.ledgers.families_with_reservations_due(self._now()))
         return sum(self.expire(family_id) for family_id in due)
+
+    def scheduled_expiry(self, every_s: float) -> Repeater:
+        """A background expirer for a server: every *every_s* seconds it releases the
+        reservations past their validity (:meth:`expire_due`), so units held by a gateway
+        that disconnected mid-session come back to the pool (start it, stop it with the
+        server)."""
+
+        def one_pass() -> None:
+            self.expire_due()
+
+        return Repeater("famsim-expiry", one_pass, self._now, every_s)
 
     def _charge(
         self,

@@ -28,6 +28,8 @@ def gy_serve(
         server = famsim.gy_server(host, port)
         settings = famsim.settings
         server.start()
+        expirer = famsim.charging.scheduled_expiry(famsim.settings.expiry_every_seconds)
+        expirer.start()  # units held by a gateway gone mid-session come back
         render.console.print(
             f"famsim Gy on {server.host}:{server.port} as {settings.gy_origin_host} "
             f"({settings.gy_origin_realm}), peers: {settings.gy_peers or '(none)'} - Ctrl-C stops"
@@ -37,4 +39,5 @@ def gy_serve(
         except KeyboardInterrupt:
             render.console.print("stopping (DPR to the peers)")
         finally:
+            expirer.stop()
             server.stop()

@@ -32,11 +32,14 @@ def serve(
             famsim.settings.rebalance_every_minutes * 60.0
         )
         rebalancer.start()
+        expirer = famsim.charging.scheduled_expiry(famsim.settings.expiry_every_seconds)
+        expirer.start()  # units held by a gateway gone mid-session come back
         try:
             app = create_api(famsim, webhooks_service=webhooks, charging_process=True)
             tune_gc_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
+            expirer.stop()
             rebalancer.stop()
             closer.stop()
             webhooks.stop()
