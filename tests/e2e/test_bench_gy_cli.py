@@ -42,7 +42,9 @@ def test_bench_gy_prints_the_table_and_every_answer_is_2001(
         assert re.fullmatch(rf"\| {label} {FIGURES}", row), row
     for server in ("`famsim gy serve` subprocess", "server in this process"):
         assert re.search(
-            rf"Gy, {server} \(2 conns x 4\): Gy rate / in-process rate = \d+\.\d\d", out
+            rf"Gy, {server} \(2 conns x 4\): Gy rate / in-process rate = \d+\.\d\d "
+            r"\(Diameter cost per CCR: -?[\d,]+ us\)",
+            out,
         ), out
     targets = re.findall(
         r"target >= 5,000 CCR/s: (met|NOT met) \([\d,]+\); p99 <= 20 ms: (met|NOT met) "

@@ -537,7 +537,7 @@ def bench_gy(
         int, typer.Option(min=1, help="Families (one line, one session each).")
     ] = 10_000,
     connections: Annotated[int, typer.Option(min=1, help="Gateway connections.")] = 8,
-    in_flight: Annotated[int, typer.Option(min=1, help="CCRs outstanding per connection.")] = 32,
+    in_flight: Annotated[int, typer.Option(min=1, help="CCRs outstanding per connection.")] = 8,
     ops: Annotated[int, typer.Option(min=1, help="Timed CCR-UPDATEs per run.")] = 50_000,
     clients: Annotated[int, typer.Option(min=1, help="Load-generator processes.")] = 1,
     server: Annotated[
