@@ -43,6 +43,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import queue
 import selectors
 import signal
 import socket
@@ -399,9 +400,7 @@ def drive_gy(
     for p in processes:
         p.start()
     try:
-        with contextlib.suppress(threading.BrokenBarrierError):  # a client failed: its report
-            barrier.wait(timeout=900)
-        outcomes = [results.get(timeout=900) for _ in processes]
+        outcomes = _outcomes(processes, barrier, results)
     finally:
         for p in processes:
             p.join(timeout=30)
@@ -416,6 +415,30 @@ def drive_gy(
     latencies = [x for outcome in outcomes for x in outcome[3]]
     seconds = max(x[2] for x in outcomes) - min(x[1] for x in outcomes)
     return Run(label, len(latencies), seconds, latencies, codes)
+
+
+def _outcomes(processes: Sequence[Any], barrier: Any, results: Any) -> list[Any]:
+    """Release the clients together once all are set up; then one report from each. A
+    client that dies without reporting (killed, failed to start) fails the run at once."""
+    outcomes: list[Any] = []
+    released = False
+    deadline = time.monotonic() + 1800
+    while len(outcomes) < len(processes):
+        if not released and barrier.n_waiting == len(processes):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=60)
+            released = True
+        try:
+            outcomes.append(results.get(timeout=0.2))
+            continue
+        except queue.Empty:
+            pass
+        if any(p.exitcode not in (None, 0) for p in processes) or time.monotonic() > deadline:
+            with contextlib.suppress(Exception):
+                outcomes.append(results.get(timeout=1))
+            if len(outcomes) < len(processes):
+                return [*outcomes, ("error", "a load generator exited without its figures")]
+    return outcomes
 
 
 # -------------------------------------------------------------------------- servers
