@@ -24,6 +24,7 @@ from famsim.adapters.sql.unit_of_work import SqlUnitOfWork
 from famsim.config import Settings
 from famsim.domain.accounts import LoginPolicy
 from famsim.domain.billing.invoice import Invoice
+from famsim.domain.charging.rating_groups import RatingGroups, parse_rating_groups
 from famsim.domain.errors import FamsimError, InvalidInput
 from famsim.domain.esim.stock import StockedSim
 from famsim.domain.identifiers import Iccid
@@ -68,6 +69,7 @@ class App:
     """People's instant: sign-in sessions, invitations, eSIM orders, webhook retries
     (always the system's clock, even in a simulation: a person waits in real time)."""
     _accounts: AccountService | None = field(default=None, init=False, repr=False)
+    _rating_groups: RatingGroups | None = field(default=None, init=False, repr=False)
 
     @property
     def database(self) -> str:
@@ -110,16 +112,22 @@ class App:
         """Parse a catalog file (the configured one, or the shipped sample)."""
         return catalog.load_catalog(path or self.settings.catalog or catalog.sample_catalog_path())
 
+    def rating_groups(self) -> RatingGroups:
+        """What each Rating-Group counts (``FAMSIM_RATING_GROUPS``), for Gy and Nchf alike;
+        parsed once (a bad setting raises InvalidInput naming the faulty group)."""
+        if self._rating_groups is None:
+            self._rating_groups = parse_rating_groups(self.settings.rating_groups)
+        return self._rating_groups
+
     def gy_server(self, host: str | None = None, port: int | None = None) -> Any:
         """The Diameter Gy server on this famsim (settings ``FAMSIM_GY_*``, *host* and *port*
         overriding them), not started: it has ``start()`` and ``stop()``. Its charging runs
         on its own group committer (one writer thread), closed when the server stops."""
         from famsim.adapters.diameter.gy_server import GyServer  # python-diameter: only here
-        from famsim.adapters.diameter.rating_groups import parse_rating_groups
         from famsim.service.group_commit import GroupCommitter
 
         settings = self.settings
-        rating_groups = parse_rating_groups(settings.gy_rating_groups)
+        rating_groups = self.rating_groups()
         committer = GroupCommitter(self.charging)
         try:
             return GyServer(

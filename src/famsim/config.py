@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     """The gateways (their Origin-Host, comma-separated) allowed to connect; a CER from any
     other is refused with 3010 DIAMETER_UNKNOWN_PEER. Empty: nobody may connect."""
 
-    gy_rating_groups: str = "10=data,11=data:tethered,20=voice,30=sms"
-    """Rating-Group -> resource (and ``:tethered`` for hotspot data) on Gy."""
+    rating_groups: str = "10=data,11=data:tethered,20=voice,30=sms"
+    """Rating group -> resource (and ``:tethered`` for hotspot data), one table for Diameter
+    Gy's Rating-Group and Nchf's ratingGroup."""
 
     @property
     def effective_billing_workers(self) -> int:

@@ -75,6 +75,6 @@ def test_serve_answers_and_stops_on_ctrl_c(
 def test_a_bad_rating_group_mapping_is_a_user_error(
     make_cli: Callable[..., Cli], tmp_path: Path
 ) -> None:
-    cli = make_cli(tmp_path / "data", FAMSIM_GY_RATING_GROUPS="10=video")
+    cli = make_cli(tmp_path / "data", FAMSIM_RATING_GROUPS="10=video")
     cli.ok("init")
     assert "'video' is not one of" in cli.error("gy", "serve", "--port", str(free_port()))

@@ -47,8 +47,8 @@ from diameter.message.avp.grouped import (
 )
 from diameter.message.commands import CreditControlAnswer
 
-from famsim.adapters.diameter.rating_groups import RatingGroups
 from famsim.domain.charging.grants import FinalUnitAction
+from famsim.domain.charging.rating_groups import RatingGroups
 from famsim.domain.errors import FamsimError
 from famsim.domain.identifiers import Imsi, Msisdn
 from famsim.domain.units import Resource

@@ -34,7 +34,7 @@ from famsim.adapters.diameter.gy_mapping import (
     fill_cca,
     fill_rejection,
 )
-from famsim.adapters.diameter.rating_groups import RatingGroups
+from famsim.domain.charging.rating_groups import RatingGroups
 from famsim.service.charging import ChargingAnswer, ChargingRequest
 
 log = logging.getLogger("famsim.gy")

@@ -16,7 +16,7 @@ from diameter.message.avp.grouped import (
 from diameter.message.commands import CreditControlAnswer, CreditControlRequest
 
 from famsim.adapters.diameter import gy_mapping as gy
-from famsim.adapters.diameter.rating_groups import DEFAULT_RATING_GROUPS
+from famsim.domain.charging.rating_groups import DEFAULT_RATING_GROUPS
 from famsim.domain.units import Resource
 from famsim.service.charging import (
     ChargingAnswer,

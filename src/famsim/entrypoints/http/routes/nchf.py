@@ -20,9 +20,9 @@ names the same session, and an update or release finds the create's stored answe
 state kept in this process (any worker answers).
 
 Each multipleUnitUsage item is one service: its ratingGroup maps to a resource and a
-tethered flag (:data:`RATING_GROUPS`), its units are ``totalVolume`` (data), ``time``
-(voice) or ``serviceSpecificUnits`` (SMS) in requestedUnit and usedUnitContainer (the
-containers are added up). The serving network is
+tethered flag (``FAMSIM_RATING_GROUPS``, shared with Diameter Gy), its units are
+``totalVolume`` (data), ``time`` (voice) or ``serviceSpecificUnits`` (SMS) in
+requestedUnit and usedUnitContainer (the containers are added up). The serving network is
 ``pDUSessionChargingInformation.pduSessionInformation.servingCNPlmnId`` (none: home).
 Errors are TS 29.500 ProblemDetails (``application/problem+json`` with a ``cause``): a
 body that does not validate is 400, an unknown subscriber 404 ``USER_UNKNOWN``, an unknown
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -46,6 +46,7 @@ from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 
 from famsim.domain.access import Principal, Scope
+from famsim.domain.charging.rating_groups import RatingGroups
 from famsim.domain.errors import Forbidden
 from famsim.domain.units import Resource
 from famsim.entrypoints.http.deps import Caller, Services, Svc
@@ -62,15 +63,6 @@ PREFIX = "/nchf-convergedcharging/v3"
 PROBLEM_JSON = "application/problem+json"
 MAX_UNITS = 10**15
 UINT32 = 2**32 - 1
-
-RATING_GROUPS: Mapping[int, tuple[Resource, bool]] = {
-    10: (Resource.DATA, False),
-    11: (Resource.DATA, True),
-    20: (Resource.VOICE, False),
-    30: (Resource.SMS, False),
-}
-"""ratingGroup -> (resource, tethered): 10 data, 11 tethered (hotspot) data, 20 voice,
-30 SMS; the same numbers as Diameter Gy's default (to be shared through settings)."""
 
 _UNIT_FIELD = {
     Resource.DATA: "totalVolume",
@@ -333,7 +325,7 @@ def _subscriber(text: str | None) -> str | None:
 
 
 def _services(
-    body: ChargingDataRequest,
+    body: ChargingDataRequest, groups: RatingGroups
 ) -> tuple[list[tuple[int, int | None]], tuple[ServiceUse, ...]]:
     """Per multipleUnitUsage item, (ratingGroup, index of its engine service or None
     when the group is not mapped), and the engine services."""
@@ -349,7 +341,7 @@ def _services(
                 "MANDATORY_IE_INCORRECT",
             )
         seen.add(usage.rating_group)
-        mapped = RATING_GROUPS.get(usage.rating_group)
+        mapped = groups.get(usage.rating_group)
         if mapped is None:
             slots.append((usage.rating_group, None))
             continue
@@ -457,7 +449,7 @@ async def _charge(
             "/subscriberIdentifier: famsim needs it in every request",
             "MANDATORY_IE_MISSING",
         )
-    slots, services = _services(body)
+    slots, services = _services(body, svc.famsim.rating_groups())
     if kind in (RequestType.UPDATE, RequestType.TERMINATION) and not (
         _belongs_to(ref, subscriber) and await _known(svc, ref)
     ):

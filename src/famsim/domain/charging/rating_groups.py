@@ -1,7 +1,8 @@
 """Which Rating-Group charges which resource, and whether it is tethered (hotspot) traffic.
 
-This is operator configuration (``FAMSIM_GY_RATING_GROUPS``): the gateway classifies
-traffic and reports it per Rating-Group; famsim needs to know what each group counts.
+This is operator configuration (``FAMSIM_RATING_GROUPS``), one table for every network
+interface (Diameter Gy's Rating-Group, Nchf's ratingGroup): the gateway classifies traffic
+and reports it per group; famsim needs to know what each group counts.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""FAMSIM_GY_RATING_GROUPS: Rating-Group -> (resource, tethered), every error named."""
+"""FAMSIM_RATING_GROUPS: Rating-Group -> (resource, tethered), every error named."""
 
 from __future__ import annotations
 
 import pytest
 
-from famsim.adapters.diameter.rating_groups import (
+from famsim.config import Settings
+from famsim.domain.charging.rating_groups import (
     DEFAULT_RATING_GROUPS,
     DEFAULT_RATING_GROUPS_TEXT,
     parse_rating_groups,
 )
-from famsim.config import Settings
 from famsim.domain.errors import InvalidInput
 from famsim.domain.units import Resource
 
@@ -22,7 +22,7 @@ def test_the_documented_default() -> None:
         20: (Resource.VOICE, False),
         30: (Resource.SMS, False),
     }
-    assert Settings().gy_rating_groups == DEFAULT_RATING_GROUPS_TEXT
+    assert Settings().rating_groups == DEFAULT_RATING_GROUPS_TEXT
 
 
 def test_spaces_case_and_empty_items_are_tolerated() -> None:
