@@ -14,6 +14,7 @@ differently (SQLite serialises writers with BEGIN IMMEDIATE instead of row locks
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,3 +82,13 @@ def bus(uow_factory: UowFactory, clock: Any) -> MessageBus:
 @pytest.fixture
 def hk_plan(sample_plans: list[Plan]) -> Plan:
     return next(plan for plan in sample_plans if plan.code == "hk-family-5g-100")
+
+
+@pytest.fixture
+def next_plan(uow_factory: Any, hk_plan: Plan) -> Plan:
+    """A second HKD plan in the catalog, for a pending plan change."""
+    plan = dataclasses.replace(hk_plan, code="hk-family-5g-200", name="Family Share 5G 200GB")
+    with uow_factory() as uow:
+        uow.plans.save(plan)
+        uow.commit()
+    return plan

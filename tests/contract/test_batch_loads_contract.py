@@ -15,13 +15,15 @@ fixture in conftest.py).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from famsim.domain.allocation import Allocation, ExhaustionAction, Limit
+# The storage contract's family builders, shared.
+from contract.test_storage_contract import gb, msisdn, simple_family, snapshot, subscription
+from contract.test_storage_contract import rich_family as storage_rich_family
+from famsim.domain.allocation import Allocation, Limit
 from famsim.domain.billing.invoice import Invoice, issue_invoice
 from famsim.domain.billing.rating import CycleFacts, rate
 from famsim.domain.billing.split import SplitPolicy, SplitRule
@@ -29,17 +31,16 @@ from famsim.domain.charging.grants import ChargingRules, GrantRequest, Quantum
 from famsim.domain.charging.ledger import Counter, FamilyLedger, ServiceKey
 from famsim.domain.charging.thresholds import DEFAULT_LEVELS
 from famsim.domain.family import Family
-from famsim.domain.identifiers import Eid, Iccid, Imei, Imsi, Msisdn
 from famsim.domain.ids import FamilyId, MemberId, SubscriptionId, new_id
-from famsim.domain.lines import LineStatus, SimType, Subscription
+from famsim.domain.lines import LineStatus
 from famsim.domain.members import Role
 from famsim.domain.money import Money
 from famsim.domain.plan import DeviceKind, Plan
-from famsim.domain.safety import QuietHours
-from famsim.domain.units import HOME, Resource, Zone, parse_amount
+from famsim.domain.units import HOME, Resource, Zone
 from famsim.service.ports import ConcurrentUpdate, IdentifierTaken
 
 pytestmark = pytest.mark.integration
+
 
 TODAY = date(2026, 1, 31)
 CLOSED_AT = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
@@ -52,47 +53,25 @@ DATA_TETHERED: ServiceKey = (DATA, HOME, True)
 SMS_GC: ServiceKey = (SMS, GREATER_CHINA, False)
 RULES = ChargingRules(quanta={DATA: Quantum(1000, 600), SMS: Quantum(1, 60)})
 SMS_QUOTA = 2
-_serial = itertools.count(1)
 
 
 # ----------------------------------------------------------------------------- helpers
-def gb(text: str) -> int:
-    return parse_amount(DATA, text)
 
 
-def msisdn() -> Msisdn:
-    return Msisdn.parse(f"+8529456{next(_serial):04d}")
-
-
-def subscription(
-    device: DeviceKind = DeviceKind.PHONE, *, primary: bool = True, esim: bool = True
-) -> Subscription:
-    """A SIM with identifiers no other test module of this suite uses."""
-    n = next(_serial)
-    return Subscription(
-        id=SubscriptionId(new_id()),
-        iccid=Iccid.from_body(f"8985200007890{n:05d}"),
-        imsi=Imsi.parse(f"4540078900{n:05d}"),
-        sim_type=SimType.ESIM if esim else SimType.PHYSICAL,
-        device_kind=device,
-        primary=primary,
-        eid=Eid.from_body(f"8904903200003000000000000{n:05d}") if esim else None,
-        imei=Imei.from_body(f"353322330{n:05d}"),
+def rich_family(hk: Plan, next_plan: Plan) -> Family:
+    """The storage contract's rich family (companions, a suspended line, allocations with
+    limits, quiet hours, money caps, a pending plan change) plus a closed line."""
+    family = storage_rich_family(hk, next_plan)
+    old_phone = family.add_line(
+        hk,
+        member_id=family.owner_id,
+        msisdn=msisdn(),
+        primary=subscription(),
+        data_only=False,
+        next_plan=next_plan,
     )
-
-
-def snapshot(family: Family) -> dict[str, Any]:
-    """Every field of the aggregate (Family has no value equality), members and lines as
-    ordered lists, allocations as a mapping."""
-    state: dict[str, Any] = {}
-    for field in dataclasses.fields(family):
-        value = getattr(family, field.name)
-        if field.name in ("members", "lines"):
-            value = list(value.items())
-        elif isinstance(value, dict):
-            value = dict(value)
-        state[field.name] = value
-    return state
+    family.close_line(old_phone.id, TODAY, CLOSED_AT)
+    return family
 
 
 def differences(got: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
@@ -116,103 +95,6 @@ def assert_same_families(
     assert wrong == {}
 
 
-def simple_family(plan: Plan, name: str) -> Family:
-    family = Family.create(name=name, plan=plan, owner_name=f"Owner of {name}", today=TODAY)
-    family.add_line(
-        plan, member_id=family.owner_id, msisdn=msisdn(), primary=subscription(), data_only=False
-    )
-    return family
-
-
-def rich_family(hk: Plan, next_plan: Plan) -> Family:
-    """Companions, a suspended and a closed line, allocations with limits, quiet hours,
-    money caps, oversubscription and a pending plan change."""
-    hkd = hk.currency
-    family = Family.create(
-        name="Chan family",
-        plan=hk,
-        owner_name="Chan Tai Man",
-        today=TODAY,
-        money_cap=Money.parse("500.00", hkd),
-        time_zone="Asia/Macau",
-    )
-    owner = family.owner_id
-    spouse = family.add_member(hk, name="Wong Mei Ling", role=Role.ADULT, today=TODAY)
-    teen = family.add_member(hk, name="Chan Ka Ho", role=Role.CHILD, today=TODAY, guardian_id=owner)
-    kid = family.add_member(
-        hk, name="Chan Ka Yan", role=Role.CHILD, today=TODAY, guardian_id=spouse.id
-    )
-    family.add_line(hk, member_id=owner, msisdn=msisdn(), primary=subscription(), data_only=False)
-    family.add_line(
-        hk, member_id=spouse.id, msisdn=msisdn(), primary=subscription(), data_only=False
-    )
-    family.add_line(
-        hk, member_id=teen.id, msisdn=msisdn(), primary=subscription(esim=False), data_only=False
-    )
-    kid_line = family.add_line(
-        hk, member_id=kid.id, msisdn=msisdn(), primary=subscription(), data_only=False
-    )
-    family.add_companion(kid_line.id, subscription(DeviceKind.WATCH, primary=False))
-    family.add_companion(kid_line.id, subscription(DeviceKind.OTHER, primary=False, esim=False))
-    tablet = family.add_line(
-        hk,
-        member_id=spouse.id,
-        msisdn=msisdn(),
-        primary=subscription(DeviceKind.TABLET),
-        data_only=True,
-    )
-    family.suspend_line(tablet.id, "tablet lost on the MTR")
-    old_phone = family.add_line(
-        hk, member_id=owner, msisdn=msisdn(), primary=subscription(), data_only=False
-    )
-    family.close_line(old_phone.id, TODAY, CLOSED_AT)
-    plans = [hk]
-    family.set_allocation(
-        spouse.id,
-        Allocation(
-            limits={(DATA, GREATER_CHINA): Limit(quota=gb("4GB"))},
-            money_cap=Money.parse("200.00", hkd),
-        ),
-        plans,
-    )
-    family.set_allocation(
-        teen.id,
-        Allocation(
-            limits={(DATA, HOME): Limit(quota=gb("20GB"), hard_cap=gb("25GB"))},
-            hotspot_quota=gb("2GB"),
-            exhaustion=ExhaustionAction.REDIRECT,
-            redirect_url="https://topup.example.org/family",
-            money_cap=Money.parse("50.00", hkd),
-            roaming_allowed=False,
-            quiet_hours=(QuietHours.parse("Sun-Thu 23:00-06:30 data"),),
-        ),
-        plans,
-    )
-    family.set_allocation(
-        kid.id,
-        Allocation(
-            limits={
-                (DATA, HOME): Limit(quota=gb("3GB"), hard_cap=gb("3GB")),
-                (SMS, HOME): Limit(quota=50, hard_cap=50),
-                (VOICE, GREATER_CHINA): Limit(hard_cap=600),
-            },
-            hotspot_quota=0,
-            exhaustion=ExhaustionAction.THROTTLE,
-            money_cap=Money.zero(hkd),
-            roaming_allowed=False,
-            always_allowed=frozenset({"+852 6123 0009", "1878000"}),
-            quiet_hours=(
-                QuietHours.parse("Mon-Fri 08:30-15:30"),
-                QuietHours.parse("daily 21:00-07:00 data,voice"),
-            ),
-        ),
-        plans,
-    )
-    family.set_oversubscription(True, plans)
-    family.schedule_plan_change(hk, next_plan)
-    return family
-
-
 def store(uow_factory: Any, *families: Family) -> None:
     with uow_factory() as uow:
         for family in families:
@@ -227,16 +109,6 @@ def read(uow_factory: Any, family_id: str) -> Family:
 
 def by_id(*families: Family) -> list[Family]:
     return sorted(families, key=lambda f: f.id)
-
-
-@pytest.fixture
-def next_plan(uow_factory: Any, hk_plan: Plan) -> Plan:
-    """A second HKD plan in the catalog, for a pending plan change."""
-    plan = dataclasses.replace(hk_plan, code="hk-family-5g-200", name="Family Share 5G 200GB")
-    with uow_factory() as uow:
-        uow.plans.save(plan)
-        uow.commit()
-    return plan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,9 +127,9 @@ class Stored:
 def stored(uow_factory: Any, hk_plan: Plan, next_plan: Plan) -> Stored:
     rich = rich_family(hk_plan, next_plan)
     simple = (
-        simple_family(hk_plan, "Lee family"),
-        simple_family(hk_plan, "Ho family"),
-        simple_family(hk_plan, "Ng family"),
+        simple_family(hk_plan, name="Lee family"),
+        simple_family(hk_plan, name="Ho family"),
+        simple_family(hk_plan, name="Ng family"),
     )
     store(uow_factory, rich)
     store(uow_factory, *simple)
@@ -358,7 +230,7 @@ def test_a_family_added_in_the_unit_of_work_is_returned_by_get_many(
     uow_factory: Any, stored: Stored, hk_plan: Plan
 ) -> None:
     a, b, _ = stored.simple
-    new = simple_family(hk_plan, "Yau family")
+    new = simple_family(hk_plan, name="Yau family")
     with uow_factory() as uow:
         uow.families.add(new)
         loaded = uow.families.get_many([a.id, new.id, b.id], for_update=True)
@@ -368,7 +240,7 @@ def test_a_family_added_in_the_unit_of_work_is_returned_by_get_many(
         uow.commit()
     assert snapshot(read(uow_factory, new.id)) == snapshot(new)
     with uow_factory() as uow:  # the uncommitted family is not in another unit of work
-        other = simple_family(hk_plan, "Never stored family")
+        other = simple_family(hk_plan, name="Never stored family")
         uow.families.add(other)
     with uow_factory() as uow:
         assert uow.families.get_many([other.id]) == []
@@ -516,8 +388,8 @@ def test_a_lost_race_inside_a_batch_names_the_family_and_writes_nothing(
 ) -> None:
     """Families A and B are loaded together; A changes meanwhile; writing both must fail
     on A, by name, and leave B as it was (whether A comes first or last in the batch)."""
-    one = simple_family(hk_plan, "Lau family")
-    two = simple_family(hk_plan, "Yip family")
+    one = simple_family(hk_plan, name="Lau family")
+    two = simple_family(hk_plan, name="Yip family")
     store(uow_factory, one, two)
     a, b = by_id(one, two) if loser == 0 else by_id(one, two)[::-1]
     b_before = snapshot(read(uow_factory, b.id))
@@ -598,7 +470,7 @@ class Charging:
 
 def charging_family(plan: Plan, name: str) -> Family:
     """An owner and an adult with a line each; the adult's SMS abroad has a small quota."""
-    family = simple_family(plan, name)
+    family = simple_family(plan, name=name)
     adult = family.add_member(plan, name=f"Adult of {name}", role=Role.ADULT, today=TODAY)
     family.add_line(
         plan, member_id=adult.id, msisdn=msisdn(), primary=subscription(), data_only=False

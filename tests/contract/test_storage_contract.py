@@ -203,16 +203,6 @@ def rich_family(hk: Plan, next_plan: Plan) -> Family:
 
 
 @pytest.fixture
-def next_plan(uow_factory: Any, hk_plan: Plan) -> Plan:
-    """A second HKD plan in the catalog, for a pending plan change."""
-    plan = dataclasses.replace(hk_plan, code="hk-family-5g-200", name="Family Share 5G 200GB")
-    with uow_factory() as uow:
-        uow.plans.save(plan)
-        uow.commit()
-    return plan
-
-
-@pytest.fixture
 def big_plan(uow_factory: Any, hk_plan: Plan) -> Plan:
     """The HK plan with room for many members, saved in the catalog."""
     plan = dataclasses.replace(hk_plan, code="hk-family-big", max_members=100)
