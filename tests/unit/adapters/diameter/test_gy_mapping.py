@@ -1,5 +1,5 @@
-"""CCR -> ChargingRequest and ChargingAnswer -> CCA, through python-diameter's encoder:
-every CCR here is encoded to bytes and parsed back, as the server receives it."""
+"""CCR bytes -> ChargingRequest and ChargingAnswer -> CCA bytes, against an independent
+codec: every CCR here is encoded by python-diameter and every answer decoded by it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from diameter.message.avp.grouped import (
 from diameter.message.commands import CreditControlAnswer, CreditControlRequest
 
 from famsim.adapters.diameter import gy_mapping as gy
+from famsim.adapters.diameter.wire import Header
 from famsim.domain.charging.rating_groups import DEFAULT_RATING_GROUPS
 from famsim.domain.units import Resource
 from famsim.service.charging import (
@@ -52,11 +53,16 @@ def ccr(
         message.add_multiple_services_credit_control(**mscc)
     for name, value in fields.items():
         setattr(message, name, value)
-    return Message.from_bytes(message.as_bytes())
+    return message
+
+
+REQUEST = Header(1, 0, 0xC0, 272, 4, 0x1234, 0x5678)
+"""The header of the CCR every answer here answers."""
+IDENTITY = gy.Identity("ocs.famsim.test", "famsim.test").avps
 
 
 def decode(message: Any) -> gy.DecodedCcr:
-    return gy.decode_ccr(message, DEFAULT_RATING_GROUPS)
+    return gy.decode_ccr(message.as_bytes(), DEFAULT_RATING_GROUPS)
 
 
 def test_an_initial_request_per_rating_group() -> None:
@@ -162,9 +168,7 @@ def test_refusals(
     assert caught.value.avp is not None
     assert caught.value.avp[0] == avp
     # Failed-AVP: the invalid AVP as received, or the missing one as a zero of its type.
-    answer = CreditControlAnswer()
-    gy.fill_rejection(answer, message, caught.value)
-    raw = answer.as_bytes()
+    raw = gy.encode_rejection(REQUEST, IDENTITY, caught.value)
     ((failed,),) = [f.additional_avps for f in Message.from_bytes(raw).failed_avp]
     assert failed.code == avp
     assert failed.value == failed_value
@@ -177,9 +181,7 @@ def test_no_subscription_id_is_missing_avp_with_failed_avp() -> None:
     message = ccr(e164=None)
     with pytest.raises(gy.CcrRejected) as caught:
         decode(message)
-    answer = CreditControlAnswer()
-    gy.fill_rejection(answer, message, caught.value)
-    parsed = Message.from_bytes(answer.as_bytes())
+    parsed = Message.from_bytes(gy.encode_rejection(REQUEST, IDENTITY, caught.value))
     assert parsed.result_code == 5005
     assert parsed.cc_request_type == 1
     assert parsed.cc_request_number == 0
@@ -204,17 +206,23 @@ def test_a_malformed_serving_network_is_invalid() -> None:
         decode(message)
     assert caught.value.result_code == 5004
     assert caught.value.avp == (18, 10415)
-    answer = CreditControlAnswer()
-    gy.fill_rejection(answer, message, caught.value)
-    ((failed,),) = [f.additional_avps for f in Message.from_bytes(answer.as_bytes()).failed_avp]
+    raw = gy.encode_rejection(REQUEST, IDENTITY, caught.value)
+    ((failed,),) = [f.additional_avps for f in Message.from_bytes(raw).failed_avp]
     assert (failed.code, failed.vendor_id, failed.value) == (18, 10415, "4600")  # as received
 
 
 def answered(decoded: gy.DecodedCcr, answer: ChargingAnswer) -> Any:
-    cca = CreditControlAnswer()
-    cca.session_id = decoded.request.session_id
-    gy.fill_cca(cca, decoded, answer)
-    return Message.from_bytes(cca.as_bytes())
+    raw = gy.encode_cca(REQUEST, IDENTITY, decoded, answer)
+    cca = Message.from_bytes(raw)
+    assert isinstance(cca, CreditControlAnswer)
+    header = cca.header
+    assert (header.hop_by_hop_identifier, header.end_to_end_identifier) == (0x1234, 0x5678)
+    assert not header.is_request
+    assert header.is_proxyable
+    assert not header.is_error
+    assert cca.session_id == decoded.request.session_id
+    assert (cca.origin_host, cca.auth_application_id) == (b"ocs.famsim.test", 4)
+    return cca
 
 
 def test_grants_per_mscc_with_final_unit_indication() -> None:
@@ -330,18 +338,16 @@ def test_origin_host_and_realm_are_mandatory_in_every_cca() -> None:
     # RFC 6733 4.5: Origin-Host (264) and Origin-Realm (296) MUST have the M bit;
     # python-diameter's own CCA definition clears it.
     decoded = decode(ccr(msccs=[{"rating_group": 10}]))
-    success = CreditControlAnswer()
-    rejection = CreditControlAnswer()
-    gy.fill_cca(success, decoded, ChargingAnswer("s", 0, Outcome.USER_UNKNOWN, None))
-    gy.fill_rejection(rejection, ccr(), gy.CcrRejected(5005, "missing"))
-    for cca in (success, rejection):
-        cca.session_id = "pgw.test;1;1"
-        cca.origin_host = b"ocs.famsim.test"
-        cca.origin_realm = b"famsim.test"
-        cca.auth_application_id = 4
-        flags = top_level_flags(cca.as_bytes())
+    success = gy.encode_cca(
+        REQUEST, IDENTITY, decoded, ChargingAnswer("s", 0, Outcome.USER_UNKNOWN, None)
+    )
+    missing = gy.CcrRejected(5005, "missing")
+    missing.session_id, missing.cc_request_type, missing.cc_request_number = "pgw.test;1;1", 1, 0
+    rejection = gy.encode_rejection(REQUEST, IDENTITY, missing)
+    for raw in (success, rejection):
+        flags = top_level_flags(raw)
         assert (flags[264], flags[296]) == (0x40, 0x40)  # M, not V or P
         assert flags[263] == flags[268] == 0x40  # Session-Id, Result-Code: as before
-        parsed = Message.from_bytes(cca.as_bytes())
+        parsed = Message.from_bytes(raw)
         assert parsed.origin_host == b"ocs.famsim.test"
         assert parsed.cc_request_number == 0
