@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 from diameter.message import Message
 from diameter.message.avp.grouped import (
+    ImsInformation,
     PsInformation,
+    RecipientAddress,
+    RecipientInfo,
     RequestedServiceUnit,
     ServiceInformation,
+    SmsInformation,
     UsedServiceUnit,
 )
 from diameter.message.commands import CreditControlAnswer, CreditControlRequest
@@ -351,3 +355,183 @@ def test_origin_host_and_realm_are_mandatory_in_every_cca() -> None:
         parsed = Message.from_bytes(raw)
         assert parsed.origin_host == b"ocs.famsim.test"
         assert parsed.cc_request_number == 0
+
+
+# ------------------------------------------------------------------------------ location
+def uli(kind: int, mcc: str, mnc: str, rest: bytes) -> bytes:
+    """A 3GPP-User-Location-Info (TS 29.061 16.4.7.2): its type, then the PLMN in BCD
+    (MCC 2|1, MNC 3|MCC 3, MNC 2|1; MNC digit 3 is F for a two-digit MNC), then the rest."""
+    d = [int(c) for c in mcc + mnc]
+    mnc3 = d[5] if len(mnc) == 3 else 0xF
+    return bytes([kind, d[1] << 4 | d[0], mnc3 << 4 | d[2], d[4] << 4 | d[3]]) + rest
+
+
+TAI = 128
+ECGI = 129
+TAI_AND_ECGI = 130
+
+
+@pytest.mark.parametrize(
+    ("location", "plmn"),
+    [
+        (uli(TAI, "460", "00", b"\x00\x01"), "46000"),
+        (uli(TAI, "310", "410", b"\x12\x34"), "310410"),
+        (
+            uli(
+                TAI_AND_ECGI,
+                "460",
+                "00",
+                b"\x00\x01" + uli(0, "460", "00", b"\x01\x02\x03\x04")[1:],
+            ),
+            "46000",
+        ),
+        (
+            uli(TAI_AND_ECGI, "310", "410", b"\x00\x01" + uli(0, "310", "410", b"\0\0\0\1")[1:]),
+            "310410",
+        ),
+        (uli(ECGI, "454", "00", b"\x00\x00\x00\x01"), "45400"),
+        (uli(0, "262", "01", b"\x00\x01\x00\x02"), "26201"),  # CGI
+    ],
+    ids=["tai-2", "tai-3", "tai-ecgi-2", "tai-ecgi-3", "ecgi", "cgi"],
+)
+def test_the_user_location_gives_the_serving_network(location: bytes, plmn: str) -> None:
+    assert gy.location_plmn(location) == plmn
+    within = decode(
+        ccr(
+            msccs=[{"rating_group": 10}],
+            service_information=ServiceInformation(
+                ps_information=PsInformation(tgpp_user_location_info=location)
+            ),
+        )
+    )
+    assert within.request.serving_plmn == plmn
+    top = decode(ccr(msccs=[{"rating_group": 10}], user_location_info=location))
+    assert top.request.serving_plmn == plmn
+
+
+def test_the_sgsn_mcc_mnc_wins_over_the_user_location() -> None:
+    home = "45400"
+    both = decode(
+        ccr(
+            service_information=ServiceInformation(
+                ps_information=PsInformation(
+                    tgpp_sgsn_mcc_mnc=home, tgpp_user_location_info=uli(TAI, "460", "00", b"\0\1")
+                )
+            )
+        )
+    )
+    assert both.request.serving_plmn == home
+    top = decode(
+        ccr(
+            user_location_info=uli(TAI, "310", "410", b"\0\1"),
+            service_information=ServiceInformation(
+                ps_information=PsInformation(tgpp_sgsn_mcc_mnc=home)
+            ),
+        )
+    )
+    assert top.request.serving_plmn == home
+
+
+@pytest.mark.parametrize(
+    "location",
+    [b"", b"\x80", b"\x80\x64\xf0", b"\x80\xff\xff\xff\x00\x01", b"\x80\x64\xa0\x00\x00\x01"],
+    ids=["empty", "type-only", "cut-short", "not-bcd", "mnc-digit-a"],
+)
+def test_a_user_location_without_a_plmn_is_invalid(location: bytes) -> None:
+    assert gy.location_plmn(location) is None
+    message = ccr(
+        service_information=ServiceInformation(
+            ps_information=PsInformation(tgpp_user_location_info=location)
+        )
+    )
+    with pytest.raises(gy.CcrRejected) as caught:
+        decode(message)
+    assert caught.value.result_code == 5004
+    assert caught.value.avp == (22, 10415)
+    assert caught.value.session_id == "pgw.test;1;1"
+    parsed = Message.from_bytes(gy.encode_rejection(REQUEST, IDENTITY, caught.value))
+    assert (parsed.result_code, parsed.cc_request_type, parsed.cc_request_number) == (5004, 1, 0)
+    ((failed,),) = [f.additional_avps for f in parsed.failed_avp]
+    assert (failed.code, failed.vendor_id, failed.value) == (22, 10415, location)
+
+
+# ------------------------------------------------------------------------------ destination
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tel:+85291230002",
+        "sip:+85291230002@ims.test;user=phone",
+        "SIP:+85291230002@ims.test",
+        "tel:+85291230002;phone-context=ims.test",
+        "+85291230002",
+    ],
+)
+def test_the_called_party_address_is_the_destination(address: str) -> None:
+    decoded = decode(
+        ccr(
+            service_context_id="32260@3gpp.org",
+            service_information=ServiceInformation(
+                ims_information=ImsInformation(called_party_address=address)
+            ),
+        )
+    )
+    assert decoded.request.services == (ServiceUse(Resource.VOICE),)
+    assert decoded.request.destination == "+85291230002"
+
+
+def test_the_sms_recipient_is_the_destination() -> None:
+    def sms(*recipients: RecipientInfo) -> Any:
+        return ccr(
+            4,
+            0,
+            service_context_id="32274@3gpp.org",
+            requested_action=0,
+            requested_service_unit=RequestedServiceUnit(cc_service_specific_units=1),
+            service_information=ServiceInformation(
+                sms_information=SmsInformation(recipient_info=list(recipients))
+            ),
+        )
+
+    def to(*numbers: str) -> RecipientInfo:
+        return RecipientInfo(
+            recipient_address=[RecipientAddress(address_type=1, address_data=n) for n in numbers]
+        )
+
+    assert decode(sms(to("+85291230002"))).request.destination == "+85291230002"
+    assert decode(sms(to("tel:+85291230002"))).request.destination == "+85291230002"
+    # the first recipient of several
+    assert decode(sms(to("+85291230002", "+85291230003"))).request.destination == "+85291230002"
+    assert decode(sms(to("+85291230003"), to("+85291230002"))).request.destination == (
+        "+85291230003"
+    )
+    assert decode(sms()).request.destination is None
+    assert decode(ccr(msccs=[{"rating_group": 10}])).request.destination is None
+
+
+def test_a_destination_that_is_not_utf8_is_invalid() -> None:
+    message = ccr(
+        service_information=ServiceInformation(
+            ims_information=ImsInformation(called_party_address="tel:+85291230002")
+        )
+    )
+    raw = message.as_bytes().replace(b"tel:+85291230002", b"tel:+852\xff1230002")
+    with pytest.raises(gy.CcrRejected) as caught:
+        gy.decode_ccr(raw, DEFAULT_RATING_GROUPS)
+    assert (caught.value.result_code, caught.value.avp) == (5004, (832, 10415))
+    parsed = Message.from_bytes(gy.encode_rejection(REQUEST, IDENTITY, caught.value))
+    assert parsed.result_code == 5004
+    assert [(a.code, a.vendor_id) for f in parsed.failed_avp for a in f.additional_avps] == [
+        (832, 10415)
+    ]
+
+
+# ------------------------------------------------------------------------------ sessions
+def test_an_unknown_session_is_5002() -> None:
+    decoded = decode(ccr(2, 4, msccs=[{"rating_group": 10}]))
+    cca = answered(decoded, ChargingAnswer("pgw.test;1;1", 4, Outcome.SESSION_UNKNOWN, None))
+    assert (cca.result_code, cca.cc_request_type, cca.cc_request_number) == (5002, 2, 4)
+    assert cca.multiple_services_credit_control == []
+    top = decode(ccr(3, 2, service_context_id="32260@3gpp.org"))
+    cca = answered(top, ChargingAnswer("pgw.test;1;1", 2, "session_unknown", None))
+    assert (cca.result_code, cca.cc_request_type, cca.cc_request_number) == (5002, 3, 2)
+    assert cca.granted_service_unit is None
