@@ -130,7 +130,7 @@ class App:
         rating_groups = self.rating_groups()
         committer = GroupCommitter(self.charging)
         try:
-            return GyServer(
+            server = GyServer(
                 committer.submit,
                 host=host or settings.gy_host,
                 port=port or settings.gy_port,
@@ -139,7 +139,10 @@ class App:
                 peers=settings.gy_peers.split(","),
                 rating_groups=rating_groups,
                 on_stop=committer.close,
+                batched=True,
             )
+            committer.after_batch = server.wake  # one loop wake-up per committed batch
+            return server
         except Exception:
             committer.close()
             raise

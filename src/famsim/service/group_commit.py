@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Self
@@ -33,11 +34,21 @@ class GroupCommitClosed(RuntimeError):
 class GroupCommitter:
     """One writer thread that batches the requests submitted from any thread."""
 
-    def __init__(self, service: ChargingService, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(
+        self,
+        service: ChargingService,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError("a batch holds at least one request")
         self._service = service
         self._max_batch = max_batch
+        self.after_batch = after_batch
+        """Called on the writer thread once every future of a batch is resolved: a network
+        server queues answers in its futures' callbacks and wakes its event loop here, once
+        per batch rather than once per answer (settable after construction)."""
         self._queue: queue.SimpleQueue[tuple[ChargingRequest, Future[ChargingAnswer]] | None] = (
             queue.SimpleQueue()
         )
@@ -112,6 +123,7 @@ class GroupCommitter:
         except BaseException as exc:  # storage failure: nothing of the batch was committed
             for future in futures:
                 future.set_exception(exc)
+            self._batch_done()
             if not isinstance(exc, Exception):
                 raise
             return
@@ -122,3 +134,9 @@ class GroupCommitter:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        self._batch_done()
+
+    def _batch_done(self) -> None:
+        hook = self.after_batch
+        if hook is not None:
+            hook()

@@ -668,7 +668,11 @@ def failed_avp(code: int, vendor: int, value: Any) -> bytes:
     dictionary: an invalid AVP with the value received; a missing or unreadable one as an
     example "of correct minimum length" holding zeroes (an empty AVP would be a malformed
     Unsigned32 or Enumerated)."""
-    avp = Avp.new(code, vendor)
+    try:
+        avp = Avp.new(code, vendor)
+    except ValueError:  # not in the dictionary: its type is unknown, an OctetString will do
+        payload = value if isinstance(value, bytes) else b""
+        return wire.avp(code, payload, vendor=vendor)
     try:
         if value is not None:
             avp.value = value

@@ -117,6 +117,7 @@ class GyServer:
         wakeup_seconds: float = 1.0,
         watchdog_seconds: float = WATCHDOG_SECONDS,
         max_message_bytes: int = wire.MAX_MESSAGE_BYTES,
+        batched: bool = False,
     ) -> None:
         if not 1 <= port <= 65535:
             raise ValueError(f"port {port} is not a TCP port")
@@ -141,6 +142,9 @@ class GyServer:
         self._ready: deque[tuple[_Connection, Header, DecodedCcr, Future[ChargingAnswer]]]
         self._ready = deque()
         self._wake_pending = False
+        self._batched = batched
+        """True: whoever resolves the futures calls :meth:`wake` once per batch (the group
+        committer's ``after_batch``), so a batch of answers costs one wake-up of the loop."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -244,9 +248,16 @@ class GyServer:
         decoded: DecodedCcr,
         future: Future[ChargingAnswer],
     ) -> None:
-        """On the writer thread, once the answer is durable: queue it, wake the loop once."""
+        """On the writer thread, once the answer is durable: queue it (and wake the loop,
+        unless the writer wakes it once for the whole batch)."""
         self._ready.append((connection, header, decoded, future))
-        if not self._wake_pending:
+        if not self._batched:
+            self.wake()
+
+    def wake(self) -> None:
+        """Have the loop write the queued answers; from any thread, at most one wake-up
+        pending at a time (each one a write to the loop's self-pipe)."""
+        if self._ready and not self._wake_pending:
             self._wake_pending = True
             loop = self._loop
             if loop is not None:

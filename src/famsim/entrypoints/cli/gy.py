@@ -28,15 +28,18 @@ def gy_serve(
     with opened() as famsim:
         server = famsim.gy_server(host, port)
         settings = famsim.settings
+        expirer = famsim.charging.scheduled_expiry(settings.expiry_every_seconds)
         server.start()
-        tune_gc_for_serving()  # a full collection per batch was most of bench gy's p99
-        expirer = famsim.charging.scheduled_expiry(famsim.settings.expiry_every_seconds)
-        expirer.start()  # units held by a gateway gone mid-session come back
-        render.console.print(
-            f"famsim Gy on {server.host}:{server.port} as {settings.gy_origin_host} "
-            f"({settings.gy_origin_realm}), peers: {settings.gy_peers or '(none)'} - Ctrl-C stops"
-        )
+        # Everything after start() is inside the try: a gateway may connect, be answered
+        # and have its operator press Ctrl-C before the banner is printed.
         try:
+            render.console.print(
+                f"famsim Gy on {server.host}:{server.port} as {settings.gy_origin_host} "
+                f"({settings.gy_origin_realm}), peers: {settings.gy_peers or '(none)'}"
+                " - Ctrl-C stops"
+            )
+            tune_gc_for_serving()  # a full collection per batch was most of bench gy's p99
+            expirer.start()  # units held by a gateway gone mid-session come back
             threading.Event().wait()
         except KeyboardInterrupt:
             render.console.print("stopping (DPR to the peers)")
