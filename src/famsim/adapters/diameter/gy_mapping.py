@@ -330,28 +330,45 @@ class _Ccr:
                 self.used.append(_Units(data, a, b))
 
     def _read_3gpp(self, data: bytes, code: int, a: int, b: int) -> None:
-        """Service-Information and the location AVPs (at the top level or within it)."""
-        if code in (AVP_SERVICE_INFORMATION, AVP_PS_INFORMATION):
-            for inner, _flags, vendor, x, y in wire.avps(data, a, b):
-                if vendor == VENDOR_3GPP:
-                    self._read_3gpp(data, inner, x, y)
-        elif code == AVP_SGSN_MCC_MNC:
-            self.sgsn_mcc_mnc = data[a:b]
-        elif code == AVP_USER_LOCATION_INFO:
-            self.location = data[a:b]
-        elif code == AVP_IMS_INFORMATION:
-            for inner, _flags, vendor, x, y in wire.avps(data, a, b):
-                if vendor == VENDOR_3GPP and inner == AVP_CALLED_PARTY_ADDRESS:
-                    self.destination = wire.utf8(data, x, y, inner, vendor)
-        elif code in (AVP_SMS_INFORMATION, AVP_RECIPIENT_INFO, AVP_RECIPIENT_ADDRESS):
+        """The location AVPs at the top level, and what famsim reads of
+        Service-Information: each grouped AVP is entered only where TS 32.299 puts it, so
+        a peer's nesting cannot make this recurse."""
+        if code == AVP_SERVICE_INFORMATION:
             for inner, _flags, vendor, x, y in wire.avps(data, a, b):
                 if vendor != VENDOR_3GPP:
                     continue
-                if inner == AVP_ADDRESS_DATA:
-                    if self.destination is None:  # the first recipient
-                        self.destination = wire.utf8(data, x, y, inner, vendor)
-                else:
-                    self._read_3gpp(data, inner, x, y)
+                if inner == AVP_PS_INFORMATION:
+                    for leaf, _f, leaf_vendor, m, n in wire.avps(data, x, y):
+                        if leaf_vendor == VENDOR_3GPP:
+                            self._read_location(data, leaf, m, n)
+                elif inner == AVP_IMS_INFORMATION:
+                    for leaf, _f, leaf_vendor, m, n in wire.avps(data, x, y):
+                        if leaf_vendor == VENDOR_3GPP and leaf == AVP_CALLED_PARTY_ADDRESS:
+                            self.destination = wire.utf8(data, m, n, leaf, leaf_vendor)
+                elif inner == AVP_SMS_INFORMATION:
+                    self._read_recipient(data, x, y)
+        else:
+            self._read_location(data, code, a, b)
+
+    def _read_location(self, data: bytes, code: int, a: int, b: int) -> None:
+        if code == AVP_SGSN_MCC_MNC:
+            self.sgsn_mcc_mnc = data[a:b]
+        elif code == AVP_USER_LOCATION_INFO:
+            self.location = data[a:b]
+
+    def _read_recipient(self, data: bytes, a: int, b: int) -> None:
+        """SMS-Information > Recipient-Info > Recipient-Address > Address-Data: the first."""
+        for info, _f, v1, c, d in wire.avps(data, a, b):
+            if v1 != VENDOR_3GPP or info != AVP_RECIPIENT_INFO:
+                continue
+            for address, _g, v2, e, f in wire.avps(data, c, d):
+                if v2 != VENDOR_3GPP or address != AVP_RECIPIENT_ADDRESS:
+                    continue
+                for leaf, _h, v3, m, n in wire.avps(data, e, f):
+                    if v3 == VENDOR_3GPP and leaf == AVP_ADDRESS_DATA:
+                        if self.destination is None:
+                            self.destination = wire.utf8(data, m, n, leaf, v3)
+                        return
 
 
 def _subscription(data: bytes, start: int, end: int) -> tuple[int | None, bytes]:
@@ -690,7 +707,8 @@ def failed_avp(code: int, vendor: int, value: Any) -> bytes:
         avp.value = b""
     elif isinstance(avp, AvpUtf8String):
         avp.value = ""
-    return avp.as_bytes()
+    example: bytes = avp.as_bytes()
+    return example
 
 
 def service_result_code(service: ServiceAnswer) -> int:
