@@ -17,6 +17,8 @@ from iso4217 import Currency as _IsoCurrency
 from famsim.domain.errors import InvalidAmount
 
 _DECIMAL = re.compile(r"\s*(-?)([0-9]+)(?:\.([0-9]+))?\s*")
+_ZEROS: dict[str, Money] = {}
+"""Zero of each currency (by the code as asked for), built once: see :meth:`Money.zero`."""
 
 
 @cache
@@ -52,7 +54,12 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(0, currency.upper())
+        # Shared, not rebuilt: Money is immutable, and the granting rule asks for a zero
+        # of the plan's currency several times per charging request.
+        found = _ZEROS.get(currency)
+        if found is None or type(found) is not cls:
+            found = _ZEROS[currency] = cls(0, currency.upper())
+        return found
 
     @classmethod
     def parse(cls, text: str | int, currency: str) -> Money:

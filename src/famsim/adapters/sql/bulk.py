@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Boolean, Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -37,30 +37,30 @@ class BulkStatement:
         rows it touched in all (both drivers sum executemany's row counts)."""
         if not rows:
             return 0
-        converting = [(i, name, _remembering(f)) for i, (name, f) in enumerate(self._pairs()) if f]
+        converting = [(i, name, f) for i, (name, f) in enumerate(self._pairs()) if f]
         params: list[Any]
         if self.named:
             params = list(rows)
             if converting:
-                params = [
-                    row | {name: convert(row[name]) for _, name, convert in converting}
-                    for row in rows
-                ]
+                params = [dict(row) for row in rows]
+                for _, name, convert in converting:
+                    _convert_column(params, name, convert)
         else:
             pick = itemgetter(*self.names)  # C speed: a tuple in parameter order
-            params = (
-                [pick(row) for row in rows]
-                if len(self.names) > 1
-                else [(row[self.names[0]],) for row in rows]
-            )
-            if converting:
-                converted = []
-                for values in params:
-                    listed = list(values)
-                    for i, _, convert in converting:
-                        listed[i] = convert(listed[i])
-                    converted.append(listed)
-                params = converted
+            if not converting:
+                params = (
+                    [pick(row) for row in rows]
+                    if len(self.names) > 1
+                    else [(row[self.names[0]],) for row in rows]
+                )
+            else:
+                params = (
+                    [list(pick(row)) for row in rows]
+                    if len(self.names) > 1
+                    else [[row[self.names[0]]] for row in rows]
+                )
+                for i, _, convert in converting:
+                    _convert_column(params, i, convert)
         if not connection.in_transaction():
             # The driver would begin one by itself, unseen by SQLAlchemy, whose commit
             # would then have nothing to commit: begin it here, as any statement would.
@@ -81,21 +81,22 @@ class BulkStatement:
         return list(zip(self.names, self.converters, strict=True))
 
 
-def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """*convert* with its results kept for one executemany: a batch's rows share a few
-    timestamps, and converting a datetime costs more than looking it up."""
+def _convert_column(params: list[Any], column: Any, convert: Callable[[Any], Any]) -> None:
+    """Convert one column (an index or a name) of every row in place.
+
+    Results are kept for the one executemany: a batch's rows share a few timestamps, and
+    converting a datetime costs more than looking it up. A column at a time, in one loop,
+    because a function call per value cost more than the conversions it saved.
+    """
     seen: dict[Any, Any] = {}
-
-    def converted(value: Any) -> Any:
+    for row in params:
+        value = row[column]
         try:
-            return seen[value]
+            row[column] = seen[value]
         except KeyError:
-            result = seen[value] = convert(value)
-            return result
+            row[column] = seen[value] = convert(value)
         except TypeError:  # unhashable (a JSON document): convert every time
-            return convert(value)
-
-    return converted
+            row[column] = convert(value)
 
 
 def compile_bulk(
@@ -114,5 +115,9 @@ def compile_bulk(
     converters = []
     for name in names:
         bind = compiled.binds[name]  # type: ignore[attr-defined]
-        converters.append(bind.type._cached_bind_processor(dialect))
+        # Booleans go to the driver as they are: sqlite3 stores True as 1 and psycopg
+        # sends a bool, just as SQLAlchemy's processor would (the rows come from famsim's
+        # own code, so its strictness check has nothing to catch). One call a value saved.
+        is_bool = isinstance(bind.type, Boolean)
+        converters.append(None if is_bool else bind.type._cached_bind_processor(dialect))
     return BulkStatement(compiled.string, names, tuple(converters), named)

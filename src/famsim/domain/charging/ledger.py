@@ -64,11 +64,18 @@ class MemberLedger:
     tethered: Counter = field(default_factory=Counter)
     overage_reserved_minor: int = 0
 
+    # get first: setdefault would build a Counter on every call (a hot path)
     def pool_counter(self, key: Key) -> Counter:
-        return self.pool.setdefault(key, Counter())
+        found = self.pool.get(key)
+        if found is None:
+            found = self.pool[key] = Counter()
+        return found
 
     def overage_counter(self, key: Key) -> Counter:
-        return self.overage.setdefault(key, Counter())
+        found = self.overage.get(key)
+        if found is None:
+            found = self.overage[key] = Counter()
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,9 +411,21 @@ class FamilyLedger:
         and however often one is retransmitted.
         """
         events: list[ThresholdCrossed] = []
+        if not self.used_moved:
+            return events  # nothing committed since the last check: nothing can cross
 
         def check(member_id: MemberId | None, key: Key, used: int, total: int | None) -> None:
-            seen = self.alerted.setdefault((member_id, *key), set())
+            if total is None or total <= 0:
+                return  # no limit, no levels (see levels_reached)
+            alert_key = (member_id, *key)
+            seen = self.alerted.get(alert_key)
+            # The usual case is that nothing new was reached: find that out without the
+            # tuples and sets of new_alerts, or a set per counter (this runs per commit).
+            reached = [level for level in levels if used * 100 >= level * total]
+            if not reached or (seen is not None and seen.issuperset(reached)):
+                return
+            if seen is None:
+                seen = self.alerted[alert_key] = set()
             for level in new_alerts(used, total, levels, seen):
                 seen.add(level)
                 self.changes.alerts.append(((member_id, *key), level))
