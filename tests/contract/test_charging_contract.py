@@ -27,6 +27,7 @@ from demo_charging import (
     GERMANY,
     GREATER_CHINA,
     INITIAL,
+    MB,
     OWNER,
     RULES,
     SMS,
@@ -240,6 +241,107 @@ def test_unknown_imsi_is_user_unknown(h: Harness) -> None:
     assert answer.zone is None
     assert answer.services == ()
     assert h.ledger()[1] == []
+
+
+# ------------------------------------------------------------- sessions not open
+def test_update_of_a_session_never_opened_is_session_unknown_and_charges_nothing(
+    h: Harness,
+) -> None:
+    answer = h.send(session_id(), 1, UPDATE, OWNER, data(requested=MB, used=400_000))
+
+    assert answer.outcome == "session_unknown"
+    assert (answer.zone, answer.services) == (None, ())
+    ledger, records = h.ledger()
+    check_no_reservations(ledger)
+    assert records == []
+    assert ledger.pool((DATA, HOME)).used == 0
+
+
+def test_termination_of_a_session_never_opened_is_session_unknown(h: Harness) -> None:
+    answer = h.send(session_id(), 3, TERMINATION, OWNER, data(used=400_000))
+
+    assert answer.outcome == "session_unknown"
+    assert h.ledger()[1] == []
+
+
+def test_a_session_is_over_after_its_termination(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, OWNER, data())
+    h.send(sid, 1, TERMINATION, OWNER, data(used=300_000))
+
+    update = h.send(sid, 2, UPDATE, OWNER, data(used=500_000))
+    again = h.send(sid, 3, TERMINATION, OWNER, data(used=500_000))
+
+    assert (update.outcome, again.outcome) == ("session_unknown", "session_unknown")
+    ledger, records = h.ledger()  # nothing charged, nothing reserved
+    check_no_reservations(ledger)
+    assert [r.units for r in records] == [300_000]
+    assert ledger.pool((DATA, HOME)).used == 300_000
+
+
+def test_a_retransmitted_termination_gets_its_stored_answer(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, OWNER, data())
+    first = h.send(sid, 1, TERMINATION, OWNER, data(used=300_000))
+    # Another worker's view: a fresh service knows nothing of the session in memory.
+    fresh = ChargingService(h.uow_factory, h.now, RULES)
+
+    assert h.send(sid, 1, TERMINATION, OWNER, data(used=300_000)) == first
+    assert fresh.handle(ChargingRequest(sid, 1, TERMINATION, OWNER, (data(used=300_000),))) == first
+    assert first.outcome == "success"
+    assert sum(r.units for r in h.ledger()[1]) == 300_000
+
+
+def test_a_refusal_is_stored_and_answered_again_alike(h: Harness) -> None:
+    sid = session_id()
+    first = h.send(sid, 4, UPDATE, OWNER, data(used=1))
+    h.send(sid, 5, INITIAL, OWNER, data())  # opened now: the old number stays refused
+
+    assert h.send(sid, 4, UPDATE, OWNER, data(used=1)) == first
+    assert first.outcome == "session_unknown"
+    assert h.send(sid, 6, UPDATE, OWNER, data(used=1)).outcome == "success"
+
+
+def test_an_open_session_is_known_to_any_worker_however_long_it_lasts(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, OWNER, data())
+    h.now.advance(3 * 24 * 3600)  # the grant expired long ago
+    h.service.expire_due()
+    fresh = ChargingService(h.uow_factory, h.now, RULES)
+
+    answer = fresh.handle(ChargingRequest(sid, 1, UPDATE, OWNER, (data(used=200_000),)))
+
+    assert answer.outcome == "success"
+    assert sum(r.units for r in h.ledger()[1]) == 200_000  # late usage is still booked
+
+
+def test_an_initial_and_its_updates_in_one_batch(h: Harness) -> None:
+    sid = session_id()
+    answers = h.service.handle_batch(
+        [
+            ChargingRequest(sid, 0, INITIAL, OWNER, (data(),)),
+            ChargingRequest(sid, 1, UPDATE, OWNER, (data(used=100),)),
+            ChargingRequest(sid, 2, TERMINATION, OWNER, (data(used=100),)),
+            ChargingRequest(sid, 3, UPDATE, OWNER, (data(used=100),)),
+        ]
+    )
+
+    assert [a.outcome for a in answers if isinstance(a, ChargingAnswer)] == [
+        "success",
+        "success",
+        "success",
+        "session_unknown",
+    ]
+    assert sum(r.units for r in h.ledger()[1]) == 200
+
+
+def test_events_need_no_session(h: Harness) -> None:
+    sid = session_id()
+    h.send(sid, 0, INITIAL, OWNER, data())
+    h.send(sid, 1, TERMINATION, OWNER, data())
+
+    assert h.send(sid, 2, EVENT, OWNER, ServiceUse(SMS)).outcome == "success"
+    assert h.send(session_id(), 0, EVENT, OWNER, ServiceUse(SMS)).outcome == "success"
 
 
 def test_suspended_line_is_refused_but_reported_usage_is_committed(h: Harness) -> None:

@@ -371,3 +371,63 @@ def test_another_cycle_is_empty(uow_factory: Any, stored: Stored, hk_plan: Plan)
         # the stored cycle is still there
         assert uow.ledgers.get(stored.family_id, stored.cycle_number, hk_plan).reservations
         assert len(uow.ledgers.usage(stored.family_id, stored.cycle_number)) == 4
+
+
+# ------------------------------------------------------------------ open charging sessions
+def test_open_sessions_are_kept_until_closed(uow_factory: Any, stored: Stored) -> None:
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-1", stored.family_id, T0)
+        uow.ledgers.open_session("s-2", stored.family_id, T0)
+        assert uow.ledgers.open_sessions(["s-1", "s-2", "s-3"]) == {"s-1", "s-2"}  # own changes
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledgers.open_sessions(["s-1", "s-2", "s-3"]) == {"s-1", "s-2"}
+        uow.ledgers.close_session("s-1")
+        assert uow.ledgers.open_sessions(["s-1", "s-2"]) == {"s-2"}
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledgers.open_sessions(["s-1", "s-2"]) == {"s-2"}
+        assert uow.ledgers.open_sessions([]) == set()
+
+
+def test_opening_an_open_session_again_and_closing_an_unknown_one_change_nothing(
+    uow_factory: Any, stored: Stored
+) -> None:
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-1", stored.family_id, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-1", stored.family_id, T0 + timedelta(minutes=1))
+        uow.ledgers.close_session("never-opened")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledgers.open_sessions(["s-1", "never-opened"]) == {"s-1"}
+
+
+def test_closed_then_opened_in_one_unit_of_work_is_open(uow_factory: Any, stored: Stored) -> None:
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-1", stored.family_id, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        uow.ledgers.close_session("s-1")
+        uow.ledgers.open_session("s-1", stored.family_id, T0)
+        uow.ledgers.open_session("s-2", stored.family_id, T0)
+        uow.ledgers.close_session("s-2")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledgers.open_sessions(["s-1", "s-2"]) == {"s-1"}
+
+
+def test_session_changes_not_committed_are_lost(uow_factory: Any, stored: Stored) -> None:
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-1", stored.family_id, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        uow.ledgers.close_session("s-1")
+        uow.ledgers.open_session("s-2", stored.family_id, T0)
+        uow.rollback()
+        assert uow.ledgers.open_sessions(["s-1", "s-2"]) == {"s-1"}
+    with uow_factory() as uow:
+        uow.ledgers.open_session("s-3", stored.family_id, T0)  # left without a commit
+    with uow_factory() as uow:
+        assert uow.ledgers.open_sessions(["s-1", "s-2", "s-3"]) == {"s-1"}

@@ -16,10 +16,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from demo_charging import INITIAL, OWNER, RULES, SPOUSE, TERMINATION, UPDATE, Now
 from famsim.adapters.sql import migrate
 from famsim.adapters.sql.schema import metadata
 from famsim.bootstrap import App, NotInitialised, bootstrap
 from famsim.config import Settings
+from famsim.demo import create_demo_family
 from famsim.domain.allocation import Allocation
 from famsim.domain.family import Family
 from famsim.domain.identifiers import Iccid, Imsi, Msisdn
@@ -27,6 +29,8 @@ from famsim.domain.ids import SubscriptionId, new_id
 from famsim.domain.lines import SimType, Subscription, SubscriptionState
 from famsim.domain.plan import DeviceKind, Plan
 from famsim.domain.safety import QuietHours
+from famsim.domain.units import Resource
+from famsim.service.charging import ChargingRequest, ChargingService, ServiceUse
 from famsim.service.commands import LoadPlans
 
 pytestmark = pytest.mark.integration
@@ -364,3 +368,36 @@ def test_0012_gives_existing_sims_their_service_dates_and_goes_back(
     assert loaded.line(line.id).primary.in_service_on == created
     _, reloaded = loaded.subscription_of_iccid(new.iccid)
     assert (reloaded.in_service_on, reloaded.out_of_service_on) == (None, feb(10))
+
+
+def test_0016_keeps_the_sessions_live_at_the_upgrade_open(
+    app: App, sample_plans: list[Plan]
+) -> None:
+    """Upgrading a 0015 database: a session holding a reservation, or answered in the
+    last day, is open; an older one holding nothing is unknown."""
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(sample_plans)))
+    create_demo_family(app.bus)
+    data = (ServiceUse(Resource.DATA),)
+    service = ChargingService(app.uow, Now(), RULES)
+    service.handle(ChargingRequest("holding", 0, INITIAL, OWNER, data))
+    service.handle(ChargingRequest("recent", 0, INITIAL, SPOUSE, data))
+    service.handle(ChargingRequest("recent", 1, TERMINATION, SPOUSE, data))
+    service.handle(ChargingRequest("old", 0, INITIAL, SPOUSE, data))
+    service.handle(ChargingRequest("old", 1, TERMINATION, SPOUSE, data))
+    _run(app.engine, "downgrade", "0015")
+    assert "charging_sessions" not in _tables(app.engine)
+    with app.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE charging_answers SET at = :at WHERE session_id = 'old'"),
+            {"at": datetime(2020, 1, 1, tzinfo=UTC)},
+        )
+    _run(app.engine, "upgrade", "head")
+    assert _differences(app.engine) == []
+
+    with app.uow() as uow:
+        assert uow.ledgers.open_sessions(["holding", "recent", "old"]) == {"holding", "recent"}
+    fresh = ChargingService(app.uow, Now(), RULES)
+    update = fresh.handle(ChargingRequest("holding", 1, UPDATE, OWNER, data))
+    stale = fresh.handle(ChargingRequest("old", 2, UPDATE, SPOUSE, data))
+    assert (update.outcome, stale.outcome) == ("success", "session_unknown")

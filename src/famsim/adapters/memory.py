@@ -80,6 +80,7 @@ class MemoryStore:
     ledgers: dict[tuple[str, int], FamilyLedger] = field(default_factory=dict)
     usage: list[UsageRecord] = field(default_factory=list)
     answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    open_sessions: dict[str, str] = field(default_factory=dict)  # charging session -> family
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outbox_dispatched: dict[int, datetime] = field(default_factory=dict)  # event id -> when
     webhooks: WebhookTables = field(default_factory=WebhookTables)
@@ -206,6 +207,7 @@ class MemoryLedgerRepository:
         self.pending_answers: dict[tuple[str, int], dict[str, Any]] = {}
         self.answered_families: set[str] = set()
         self.events: list[ThresholdCrossed] = []
+        self.session_changes: dict[str, str | None] = {}  # session -> family (open) or None
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         key = (family_id, cycle_number)
@@ -280,6 +282,24 @@ class MemoryLedgerRepository:
     ) -> None:
         self.pending_answers[(session_id, request_number)] = copy.deepcopy(answer)
         self.answered_families.add(family_id)
+
+    def open_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        with self._store.lock:
+            return {
+                s
+                for s in session_ids
+                if (
+                    self.session_changes[s] is not None
+                    if s in self.session_changes
+                    else s in self._store.open_sessions
+                )
+            }
+
+    def open_session(self, session_id: str, family_id: str, at: datetime) -> None:
+        self.session_changes[session_id] = family_id
+
+    def close_session(self, session_id: str) -> None:
+        self.session_changes[session_id] = None
 
     def usage(self, family_id: str, cycle_number: int) -> Sequence[UsageRecord]:
         with self._store.lock:
@@ -399,6 +419,12 @@ class MemoryUnitOfWork:
             self._store.answers.update(self.ledgers.pending_answers)
             self.ledgers.pending_answers = {}
             self.ledgers.answered_families = set()
+            for session_id, family_id in self.ledgers.session_changes.items():
+                if family_id is None:
+                    self._store.open_sessions.pop(session_id, None)
+                else:
+                    self._store.open_sessions.setdefault(session_id, family_id)
+            self.ledgers.session_changes = {}
             self._store.outbox.extend(
                 (
                     event.family_id,
@@ -439,6 +465,7 @@ class MemoryUnitOfWork:
         self.ledgers.pending_answers = {}
         self.ledgers.answered_families = set()
         self.ledgers.events = []
+        self.ledgers.session_changes = {}
 
 
 def _differs(a: Family, b: Family) -> bool:

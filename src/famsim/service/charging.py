@@ -47,6 +47,9 @@ class Outcome(StrEnum):
     SUCCESS = "success"
     USER_UNKNOWN = "user_unknown"
     LINE_SUSPENDED = "line_suspended"
+    SESSION_UNKNOWN = "session_unknown"
+    """An UPDATE or TERMINATION of a session that is not open: its INITIAL was never
+    answered, or its TERMINATION already was. Nothing is charged or reserved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,13 @@ class ChargingService:
                     if f is not None and _may_be_answered(hot[f], r)
                 ]
             )
+            open_now = uow.ledgers.open_sessions(
+                [
+                    r.session_id
+                    for (_, r, _), f in zip(work, owners, strict=True)
+                    if f is not None and _must_be_open(hot[f], r)
+                ]
+            )
             answered: dict[tuple[str, int], ChargingAnswer] = {}
             now = self._now()  # one instant for the batch: it commits as one
             for (position, request, subscriber), family_id in zip(work, owners, strict=True):
@@ -268,6 +278,10 @@ class ChargingService:
                     results[position] = answered[key]
                 elif key in stored:
                     results[position] = ChargingAnswer.from_dict(stored[key])
+                elif _must_be_open(hot[family_id], request) and request.session_id not in open_now:
+                    answer = ChargingAnswer(*key, Outcome.SESSION_UNKNOWN, None)
+                    uow.ledgers.remember(*key, family_id, answer.to_dict())
+                    answered[key] = results[position] = answer
                 else:
                     try:
                         answer = self._charge(uow, hot[family_id], subscriber, request, now)
@@ -276,6 +290,7 @@ class ChargingService:
                     uow.ledgers.remember(*key, family_id, answer.to_dict())
                     answered[key] = results[position] = answer
                     _note_answered(hot[family_id], request)
+                    _note_session(uow, request, family_id, now, open_now)
             uow.commit()
         for family_id, state in hot.items():
             kept = state.stamp  # built, not dataclasses.replace: that costs ~2 us a family
@@ -489,6 +504,35 @@ def _may_be_answered(state: _Hot, request: ChargingRequest) -> bool:
     higher number than it answered. Anything else is looked up among stored answers."""
     last = state.last_answered.get(request.session_id)
     return last is None or request.request_number <= last
+
+
+def _must_be_open(state: _Hot, request: ChargingRequest) -> bool:
+    """Whether this request needs its session open and that is not known already.
+
+    UPDATE and TERMINATION need an open session (an INITIAL answered, no TERMINATION
+    since); a session among ``last_answered`` is open (only INITIAL and UPDATE answers put
+    it there, a TERMINATION takes it out), others are looked up among the open sessions.
+    """
+    return (
+        request.request_type is RequestType.UPDATE
+        or request.request_type is RequestType.TERMINATION
+    ) and request.session_id not in state.last_answered
+
+
+def _note_session(
+    uow: UnitOfWork,
+    request: ChargingRequest,
+    family_id: FamilyId,
+    now: datetime,
+    open_now: set[str],
+) -> None:
+    """An answered INITIAL opens its session, an answered TERMINATION closes it."""
+    if request.request_type is RequestType.INITIAL:
+        uow.ledgers.open_session(request.session_id, family_id, now)
+        open_now.add(request.session_id)
+    elif request.request_type is RequestType.TERMINATION:
+        uow.ledgers.close_session(request.session_id)
+        open_now.discard(request.session_id)
 
 
 def _note_answered(state: _Hot, request: ChargingRequest) -> None:

@@ -196,6 +196,20 @@ class LedgerRepository(Protocol):
         """Keep the answer to a request; written with the next commit."""
         ...
 
+    def open_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        """Which of these charging sessions are open: an INITIAL was answered for them and
+        no TERMINATION since (as of this unit of work, its own changes included)."""
+        ...
+
+    def open_session(self, session_id: str, family_id: str, at: datetime) -> None:
+        """Mark a session open (its INITIAL was answered); written with the next commit.
+        Open sessions are kept until their TERMINATION, however long they last."""
+        ...
+
+    def close_session(self, session_id: str) -> None:
+        """Mark a session over (its TERMINATION was answered); written with the next commit."""
+        ...
+
 
 class SimStockRepository(Protocol):
     """The operator's SIM stock (eSIM profiles and physical cards), in the unit of work.

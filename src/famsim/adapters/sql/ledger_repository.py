@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect, Row
 
 from famsim.adapters.sql import schema as t
 from famsim.adapters.sql.bulk import BulkStatement, compile_bulk
+from famsim.adapters.sql.charging_sessions import SqlOpenSessions
 from famsim.adapters.sql.engine import row_locks
 from famsim.adapters.sql.rows import by_value, upsert
 from famsim.domain.charging.ledger import (
@@ -144,6 +145,7 @@ class SqlLedgerRepository:
         self._records: list[UsageRecord] = []
         self._answers: list[dict[str, Any]] = []
         self._events: list[ThresholdCrossed] = []
+        self._sessions = SqlOpenSessions(connection)
 
     def get(self, family_id: str, cycle_number: int, plan: Plan) -> FamilyLedger:
         return self.get_many([(family_id, cycle_number, plan)])[0]
@@ -245,6 +247,15 @@ class SqlLedgerRepository:
                     found[key] = row.answer
         return found
 
+    def open_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        return self._sessions.among(session_ids)
+
+    def open_session(self, session_id: str, family_id: str, at: datetime) -> None:
+        self._sessions.open(session_id, family_id, at)
+
+    def close_session(self, session_id: str) -> None:
+        self._sessions.close(session_id)
+
     def remember(
         self, session_id: str, request_number: int, family_id: str, answer: dict[str, Any]
     ) -> None:
@@ -304,6 +315,7 @@ class SqlLedgerRepository:
                 row["at"] = at
             bulk("answers").execute(self._connection, self._answers)
             self._answers = []
+        self._sessions.flush()
 
 
 _RESERVATION_COLUMNS = (

@@ -314,6 +314,19 @@ charging_answers = Table(
     PrimaryKeyConstraint("session_id", "request_number"),
 )
 
+# Charging sessions that are open: a row from the answered INITIAL to the answered
+# TERMINATION. An UPDATE or TERMINATION of a session not here is answered
+# ``session_unknown`` (Diameter 5002) and charged nothing. Kept apart from the stored
+# answers, so it holds however long a session lasts and whatever becomes of old answers.
+charging_sessions = Table(
+    "charging_sessions",
+    metadata,
+    Column("session_id", String(255), nullable=False),
+    Column("family_id", ID, ForeignKey("families.id"), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("session_id"),
+)
+
 # Threshold levels already alerted, so each level of each counter alerts once a cycle;
 # ``scope`` is the member id, or "" for the family pool.
 threshold_alerts = Table(
