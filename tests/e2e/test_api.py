@@ -156,6 +156,49 @@ def test_charging_needs_the_charging_scope(world: tuple[ApiWorld, str]) -> None:
     )
 
 
+def test_charging_a_session_not_open_answers_session_unknown(world: tuple[ApiWorld, str]) -> None:
+    """An update or terminate with no reserve before it, or after the terminate: 200 with
+    the whole-request outcome ``session_unknown`` (like ``user_unknown``), nothing charged,
+    and a retransmission answered alike."""
+    w, url = world
+    request = {
+        "session_id": "never-reserved",
+        "request_number": 1,
+        "subscriber": "454001230000001",
+        "services": [{"resource": "data", "used": 500_000, "requested": 10**6}],
+    }
+    first = httpx.post(f"{url}/v1/charging/update", json=request, headers=key(w))
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "session_id": "never-reserved",
+        "request_number": 1,
+        "outcome": "session_unknown",
+        "zone": None,
+        "services": [],
+    }
+    again = httpx.post(f"{url}/v1/charging/update", json=request, headers=key(w))
+    assert again.json() == first.json()
+
+    opened = {
+        **request,
+        "session_id": "s2",
+        "request_number": 0,
+        "services": [{"resource": "data"}],
+    }
+    assert httpx.post(f"{url}/v1/charging/reserve", json=opened, headers=key(w)).is_success
+    end = {**opened, "request_number": 1, "services": [{"resource": "data", "used": 100}]}
+    ended = httpx.post(f"{url}/v1/charging/terminate", json=end, headers=key(w)).json()
+    assert ended["outcome"] == "success"
+    for path, number in (("update", 2), ("terminate", 3)):
+        late = httpx.post(
+            f"{url}/v1/charging/{path}", json={**end, "request_number": number}, headers=key(w)
+        )
+        assert late.json()["outcome"] == "session_unknown"
+    family = httpx.get(f"{url}/v1/families/{w.family_id}", headers=key(w)).json()
+    pool = next(p for p in family["pools"] if (p["resource"], p["zone"]) == ("data", "home"))
+    assert pool["used"] == 100
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [

@@ -4,6 +4,7 @@ unknown subscribers and refs, malformed bodies and missing keys as TS 29.500 pro
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,45 @@ def test_unknown_subscriber_and_unknown_ref_are_404_problems(
         )
         assert missing.status_code == 404, missing.text
         assert missing.headers["content-type"] == PROBLEM
+        assert missing.json()["cause"] == "CONTEXT_NOT_FOUND"
+    assert home_data_used(client, world) == 0
+
+
+def test_update_or_release_after_the_release_is_a_404_problem(
+    client: TestClient, world: ApiWorld
+) -> None:
+    path, _ = create(client, world, request(0, requested=MB))
+    released = client.post(f"{path}/release", json=request(1, used=300_000), headers=key(world))
+    assert released.status_code == 204, released.text
+
+    for action, number in (("update", 2), ("release", 3)):
+        late = client.post(
+            f"{path}/{action}", json=request(number, requested=MB, used=500), headers=key(world)
+        )
+        assert late.status_code == 404, late.text
+        assert late.headers["content-type"] == PROBLEM
+        assert late.json()["cause"] == "CONTEXT_NOT_FOUND"
+        assert late.json()["status"] == 404
+    again = client.post(f"{path}/release", json=request(1, used=300_000), headers=key(world))
+    assert again.status_code == 204, "a retransmitted release gets the release's answer"
+    assert home_data_used(client, world) == 300_000, "nothing charged after the release"
+
+
+def _ref_for(subscriber: str, digest: str, number: int) -> str:
+    """A well-formed ref bound to *subscriber* (as docs/nchf.md describes) but never created."""
+    binding = hashlib.sha256(f"{digest}\x1f{subscriber}".encode()).hexdigest()[:8]
+    return f"{digest}{binding}-{number}"
+
+
+def test_a_ref_never_created_is_a_404_problem_even_when_bound_to_the_subscriber(
+    client: TestClient, world: ApiWorld
+) -> None:
+    ref = _ref_for(OWNER_IMSI.removeprefix("imsi-"), "ab" * 12, 0)
+    for action in ("update", "release"):
+        missing = client.post(
+            f"{BASE}/{ref}/{action}", json=request(1, requested=MB, used=10), headers=key(world)
+        )
+        assert missing.status_code == 404, missing.text
         assert missing.json()["cause"] == "CONTEXT_NOT_FOUND"
     assert home_data_used(client, world) == 0
 

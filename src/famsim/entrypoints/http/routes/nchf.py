@@ -16,8 +16,9 @@ number, so a retransmission (same ref and number) is answered from the stored an
 charged once. The ref is derived from the create request itself (a digest of its
 subscriber, consumer, charging id, time stamp and sequence number, then ``-`` and that
 sequence number; eight of its hex digits bind it to the subscriber): a retransmitted create
-names the same session, and an update or release finds the create's stored answer with no
-state kept in this process (any worker answers).
+names the same session, and the engine accepts an update or release while the session is
+open (from the create to the release; ``Outcome.SESSION_UNKNOWN`` otherwise, a 404 here),
+with no state kept in this process (any worker answers).
 
 Each multipleUnitUsage item is one service: its ratingGroup maps to a resource and a
 tethered flag (``FAMSIM_RATING_GROUPS``, shared with Diameter Gy), its units are
@@ -26,7 +27,7 @@ requestedUnit and usedUnitContainer (the containers are added up). The serving n
 ``pDUSessionChargingInformation.pduSessionInformation.servingCNPlmnId`` (none: home).
 Errors are TS 29.500 ProblemDetails (``application/problem+json`` with a ``cause``): a
 body that does not validate is 400, an unknown subscriber 404 ``USER_UNKNOWN``, an unknown
-ref 404 ``CONTEXT_NOT_FOUND``. See ``docs/nchf.md``.
+ref (never created, or released) 404 ``CONTEXT_NOT_FOUND``. See ``docs/nchf.md``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from starlette.concurrency import run_in_threadpool
 
 from famsim.domain.access import Principal, Scope
 from famsim.domain.charging.rating_groups import RatingGroups
@@ -450,15 +450,8 @@ async def _charge(
             "MANDATORY_IE_MISSING",
         )
     slots, services = _services(body, svc.famsim.rating_groups())
-    if kind in (RequestType.UPDATE, RequestType.TERMINATION) and not (
-        _belongs_to(ref, subscriber) and await _known(svc, ref)
-    ):
-        raise _Refused(
-            404,
-            "Not found",
-            f"no charging data {ref!r} was created for {body.subscriber_identifier}",
-            "CONTEXT_NOT_FOUND",
-        )
+    if kind in (RequestType.UPDATE, RequestType.TERMINATION) and not _belongs_to(ref, subscriber):
+        raise _not_found(ref, body, "was created for")
     request = ChargingRequest(
         session_id=ref,
         request_number=body.invocation_sequence_number,
@@ -472,21 +465,20 @@ async def _charge(
         raise _Refused(
             404, "Not found", f"no subscriber {body.subscriber_identifier}", "USER_UNKNOWN"
         )
+    if answer.outcome == Outcome.SESSION_UNKNOWN:
+        # Never created, or released already: the engine charged nothing (and answers a
+        # retransmission of this request the same way).
+        raise _not_found(ref, body, "is open for")
     return _unit_information(slots, answer), answer
 
 
-async def _known(svc: Services, ref: str) -> bool:
-    """Whether *ref* was created: the engine kept the create's answer."""
-    number = ref.rpartition("-")[2]
-    key = (ref, int(number))
-    if key[1] > UINT32:
-        return False
-
-    def look() -> bool:
-        with svc.famsim.uow() as uow:
-            return bool(uow.ledgers.answers([key]))
-
-    return await run_in_threadpool(look)
+def _not_found(ref: str, body: ChargingDataRequest, what: str) -> _Refused:
+    return _Refused(
+        404,
+        "Not found",
+        f"no charging data {ref!r} {what} {body.subscriber_identifier}",
+        "CONTEXT_NOT_FOUND",
+    )
 
 
 def _response(body: ChargingDataRequest, units: list[dict[str, Any]]) -> dict[str, Any]:
