@@ -236,6 +236,52 @@ def test_a_ref_never_created_is_a_404_problem_even_when_bound_to_the_subscriber(
     assert home_data_used(client, world) == 0
 
 
+def test_uplink_and_downlink_volumes_count_when_total_volume_is_absent(
+    client: TestClient, world: ApiWorld
+) -> None:
+    body = request(0)
+    body["multipleUnitUsage"] = [{"ratingGroup": 10, "requestedUnit": {"uplinkVolume": 1}}]
+    path, _ = create(client, world, body)
+    update = request(1)
+    update["multipleUnitUsage"] = [
+        {
+            "ratingGroup": 10,
+            "usedUnitContainer": [
+                {"localSequenceNumber": 1, "uplinkVolume": 1_000, "downlinkVolume": 9_000},
+                {"localSequenceNumber": 2, "totalVolume": 500, "uplinkVolume": 7},
+                {"localSequenceNumber": 3, "downlinkVolume": 20},
+            ],
+        }
+    ]
+    answer = client.post(f"{path}/update", json=update, headers=key(world))
+    assert answer.status_code == 200, answer.text
+    assert home_data_used(client, world) == 10_000 + 500 + 20  # totalVolume wins when given
+
+
+def test_an_msisdn_gpsi_names_the_subscriber_when_the_supi_is_absent(
+    client: TestClient, world: ApiWorld
+) -> None:
+    def by_gpsi(number: int, **units: int) -> dict[str, Any]:
+        body = request(number, **units)
+        del body["subscriberIdentifier"]
+        body["pDUSessionChargingInformation"]["userInformation"] = {
+            "servedGPSI": "msisdn-85261230002"  # the spouse's line
+        }
+        return body
+
+    path, created = create(client, world, by_gpsi(0, requested=MB))
+    assert created["multipleUnitInformation"][0]["grantedUnit"] == {"totalVolume": MB}
+    updated = client.post(f"{path}/update", json=by_gpsi(1, used=4_000), headers=key(world))
+    assert updated.status_code == 200, updated.text
+    assert home_data_used(client, world) == 4_000
+    other = request(0, requested=MB)
+    del other["subscriberIdentifier"]
+    other["pDUSessionChargingInformation"]["userInformation"] = {"servedGPSI": "extid-a@b.c"}
+    refused = client.post(BASE, json=other, headers=key(world))
+    assert refused.status_code == 400
+    assert refused.json()["cause"] == "MANDATORY_IE_MISSING"
+
+
 @pytest.mark.parametrize(
     ("body", "cause"),
     [

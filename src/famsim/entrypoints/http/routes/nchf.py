@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -112,6 +113,29 @@ class Units(_In):
     service_specific_units: int | None = Field(
         default=None, alias="serviceSpecificUnits", ge=0, le=MAX_UNITS, description="SMS count."
     )
+    uplink_volume: int | None = Field(
+        default=None,
+        alias="uplinkVolume",
+        ge=0,
+        le=MAX_UNITS,
+        description="Octets up; with downlinkVolume, counted when totalVolume is absent.",
+    )
+    downlink_volume: int | None = Field(
+        default=None,
+        alias="downlinkVolume",
+        ge=0,
+        le=MAX_UNITS,
+        description="Octets down; with uplinkVolume, counted when totalVolume is absent.",
+    )
+
+    def count(self, field: str) -> int | None:
+        """The units in *field* (a rating group's unit field); data without totalVolume
+        is its uplinkVolume plus downlinkVolume when either is given."""
+        value = self.model_dump(by_alias=True).get(field)
+        split = self.uplink_volume is not None or self.downlink_volume is not None
+        if value is None and field == "totalVolume" and split:
+            value = (self.uplink_volume or 0) + (self.downlink_volume or 0)
+        return value
 
 
 class UsedUnitContainer(Units):
@@ -135,8 +159,19 @@ class PduSessionInformation(_In):
     serving_cn_plmn_id: PlmnId | None = Field(default=None, alias="servingCNPlmnId")
 
 
+class UserInformation(_In):
+    served_gpsi: str | None = Field(
+        default=None,
+        alias="servedGPSI",
+        max_length=64,
+        description="The GPSI; an msisdn-<digits> one names the subscriber when "
+        "subscriberIdentifier is absent (other kinds are ignored).",
+    )
+
+
 class PduSessionChargingInformation(_In):
     charging_id: int | None = Field(default=None, alias="chargingId", ge=0, le=UINT32)
+    user_information: UserInformation | None = Field(default=None, alias="userInformation")
     pdu_session_information: PduSessionInformation | None = Field(
         default=None, alias="pduSessionInformation"
     )
@@ -148,7 +183,8 @@ class ChargingDataRequest(_In):
         alias="subscriberIdentifier",
         pattern=r"^(imsi-[0-9]{6,15}|msisdn-[1-9][0-9]{6,14})$",
         description="The SUPI (imsi-<digits>) or GPSI (msisdn-<digits>); needed in every "
-        "request (famsim keeps no session state of its own).",
+        "request (the engine finds the family by it), unless "
+        "pDUSessionChargingInformation.userInformation.servedGPSI is an msisdn- GPSI.",
     )
     nf_consumer_identification: NfIdentification = Field(alias="nfConsumerIdentification")
     invocation_time_stamp: datetime = Field(alias="invocationTimeStamp")
@@ -317,6 +353,21 @@ Ref = Annotated[
 
 
 # ------------------------------------------------------------------------------ mapping
+_GPSI = re.compile(r"^msisdn-[1-9][0-9]{6,14}$")
+
+
+def _named(body: ChargingDataRequest) -> str | None:
+    """How the request names its subscriber: subscriberIdentifier, else an MSISDN GPSI
+    in pDUSessionChargingInformation.userInformation.servedGPSI."""
+    if body.subscriber_identifier is not None:
+        return body.subscriber_identifier
+    info = body.pdu_session_charging_information
+    gpsi = None if info is None or info.user_information is None else info.user_information
+    if gpsi is not None and gpsi.served_gpsi is not None and _GPSI.match(gpsi.served_gpsi):
+        return gpsi.served_gpsi
+    return None
+
+
 def _subscriber(text: str | None) -> str | None:
     if text is None:
         return None
@@ -350,8 +401,8 @@ def _services(
         requested = None
         if usage.requested_unit is not None:
             # An empty or zero requestedUnit asks for the default quantum.
-            requested = usage.requested_unit.model_dump(by_alias=True).get(field) or None
-        used = [c.model_dump(by_alias=True).get(field) for c in usage.used_unit_container]
+            requested = usage.requested_unit.count(field) or None
+        used = [c.count(field) for c in usage.used_unit_container]
         used_total = sum(u for u in used if u is not None) if any(used) else None
         slots.append((usage.rating_group, len(services)))
         services.append(ServiceUse(resource, tethered, requested, used_total))
@@ -441,17 +492,18 @@ async def _charge(
 ) -> tuple[list[dict[str, Any]], ChargingAnswer]:
     if not caller.has(Scope.CHARGING):
         raise Forbidden("charging needs an operator API key with the scope 'charging'")
-    subscriber = _subscriber(body.subscriber_identifier)
+    named = _named(body)
+    subscriber = _subscriber(named)
     if subscriber is None:
         raise _Refused(
             400,
             "Request does not validate",
-            "/subscriberIdentifier: famsim needs it in every request",
+            "/subscriberIdentifier: famsim needs it (or an msisdn- servedGPSI) in every request",
             "MANDATORY_IE_MISSING",
         )
     slots, services = _services(body, svc.famsim.rating_groups())
     if kind in (RequestType.UPDATE, RequestType.TERMINATION) and not _belongs_to(ref, subscriber):
-        raise _not_found(ref, body, "was created for")
+        raise _not_found(ref, named, "was created for")
     request = ChargingRequest(
         session_id=ref,
         request_number=body.invocation_sequence_number,
@@ -462,21 +514,19 @@ async def _charge(
     )
     answer: ChargingAnswer = await asyncio.wrap_future(svc.committer.submit(request))
     if answer.outcome == Outcome.USER_UNKNOWN:
-        raise _Refused(
-            404, "Not found", f"no subscriber {body.subscriber_identifier}", "USER_UNKNOWN"
-        )
+        raise _Refused(404, "Not found", f"no subscriber {named}", "USER_UNKNOWN")
     if answer.outcome == Outcome.SESSION_UNKNOWN:
         # Never created, or released already: the engine charged nothing (and answers a
         # retransmission of this request the same way).
-        raise _not_found(ref, body, "is open for")
+        raise _not_found(ref, named, "is open for")
     return _unit_information(slots, answer), answer
 
 
-def _not_found(ref: str, body: ChargingDataRequest, what: str) -> _Refused:
+def _not_found(ref: str, named: str | None, what: str) -> _Refused:
     return _Refused(
         404,
         "Not found",
-        f"no charging data {ref!r} {what} {body.subscriber_identifier}",
+        f"no charging data {ref!r} {what} {named}",
         "CONTEXT_NOT_FOUND",
     )
 
@@ -522,7 +572,7 @@ async def create(body: ChargingDataRequest, request: Request, caller: Caller, sv
                 "/oneTimeEventType: post event charging (PEC) is not supported; use IEC",
                 "MANDATORY_IE_INCORRECT",
             )
-        subscriber = _subscriber(body.subscriber_identifier) or ""
+        subscriber = _subscriber(_named(body)) or ""
         ref = _create_ref(body, subscriber)
         kind = RequestType.EVENT if event else RequestType.INITIAL
         units, _ = await _charge(kind, ref, body, caller, svc)
