@@ -592,13 +592,6 @@ def test_stopping_sends_dpr_to_a_connected_peer(famsim: Famsim) -> None:
         assert not stopping.is_alive()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GyServer._Connection.received checks the header bits before it checks that "
-    "capabilities were exchanged: a request with the E bit (or reserved bits) before CER "
-    "is answered 3008 and the connection stays open until the no-CER timer "
-    "(watchdog_seconds), where any other message before CER closes it at once",
-)
 def test_a_request_with_the_e_bit_before_cer_closes_the_connection(server: Any) -> None:
     with peer(server.port, cer=False) as client:
         client.sock.settimeout(2.0)

@@ -401,6 +401,8 @@ class _Connection(asyncio.Protocol):
             wire.check_header_bits(header)
         except WireError as error:
             self.write(encode_error(header, server.identity, error))
+            if self.peer is None:  # not even a well-formed CER first: no peer to keep
+                self.close()
             return
         if self.peer is None:
             if header.command == CER and header.application == BASE_APPLICATION:
