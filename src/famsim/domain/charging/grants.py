@@ -200,9 +200,13 @@ def decide(
     pool_left = _left(standing.pool_total, standing.pool.total)
     pool_room = _least(quota_left, pool_left)
     rate = plan.overage.get((resource, zone))
-    money_left = _least_money(
-        _money_left(family_money_cap, standing.family_overage_money),
-        _money_left(allocation.money_cap, standing.member_overage_money),
+    money_left = (
+        None  # no cap at all, the common case: skip building Money to compare
+        if family_money_cap is None and allocation.money_cap is None
+        else _least_money(
+            _money_left(family_money_cap, standing.family_overage_money),
+            _money_left(allocation.money_cap, standing.member_overage_money),
+        )
     )
     overage_room: int | None = 0
     if rate is not None:
@@ -290,8 +294,12 @@ def _left(limit: int | None, held: int) -> int | None:
 
 
 def _least(*values: int | None) -> int | None:
-    bounded = [v for v in values if v is not None]
-    return min(bounded) if bounded else None
+    # A loop rather than min() over a filtered list: it runs several times per grant.
+    least = None
+    for value in values:
+        if value is not None and (least is None or value < least):
+            least = value
+    return least
 
 
 def _minus(a: int | None, b: int) -> int | None:

@@ -122,9 +122,13 @@ class UsageRecord:
 
 
 def _alert_order(key: AlertKey) -> tuple[str, str, str]:
-    """Pools first, then members by id: alerts come out in a stable order."""
+    """Pools first, then members by id: alerts come out in a stable order.
+
+    The resource as itself, not ``.value``: a StrEnum member compares as its value, and
+    the enum's ``value`` property costs more than the rest of this key.
+    """
     member_id, resource, zone = key
-    return (member_id or "", resource.value, zone)
+    return (member_id or "", resource, zone)
 
 
 @dataclass(slots=True)
@@ -173,8 +177,9 @@ class FamilyLedger:
         member = self.member(member_id)
         if kind == "tethered":
             return member.tethered
-        table = member.pool if kind == "pool" else member.overage
-        return table.setdefault((resource, zone), Counter())
+        if kind == "pool":
+            return member.pool_counter((resource, zone))
+        return member.overage_counter((resource, zone))
 
     # ------------------------------------------------------------------ reading
     def member(self, member_id: MemberId) -> MemberLedger:
@@ -413,46 +418,50 @@ class FamilyLedger:
         events: list[ThresholdCrossed] = []
         if not self.used_moved:
             return events  # nothing committed since the last check: nothing can cross
-
-        def check(member_id: MemberId | None, key: Key, used: int, total: int | None) -> None:
+        # Only counters whose usage grew since the last check can have crossed a level.
+        moved, self.used_moved = self.used_moved, set()
+        # First find the counters that reached a level not alerted yet. That is rare, and
+        # this runs after every commit, so the usual case builds no tuples, sets or sorted
+        # lists (new_alerts and the stable order are for the counters that did cross).
+        crossed: list[tuple[AlertKey, int, int]] = []
+        for alert_key in moved:
+            member_id, resource, zone = alert_key
+            key = (resource, zone)
+            if member_id is None:
+                total = self.plan.allowance(resource, zone)
+            else:
+                allocation = allocations.get(member_id)
+                total = allocation.limit(resource, zone).quota if allocation else None
             if total is None or total <= 0:
-                return  # no limit, no levels (see levels_reached)
-            alert_key = (member_id, *key)
-            seen = self.alerted.get(alert_key)
-            # The usual case is that nothing new was reached: find that out without the
-            # tuples and sets of new_alerts, or a set per counter (this runs per commit).
+                continue  # no limit, no levels (see levels_reached)
+            used = (
+                self.pool(key).used
+                if member_id is None
+                else self.member(member_id).pool_counter(key).used
+            )
             reached = [level for level in levels if used * 100 >= level * total]
-            if not reached or (seen is not None and seen.issuperset(reached)):
-                return
-            if seen is None:
-                seen = self.alerted[alert_key] = set()
+            seen = self.alerted.get(alert_key)
+            if reached and (seen is None or not seen.issuperset(reached)):
+                crossed.append((alert_key, used, total))
+        for alert_key, used, total in sorted(crossed, key=lambda c: _alert_order(c[0])):
+            member_id, resource, zone = alert_key
+            seen = self.alerted.setdefault(alert_key, set())
             for level in new_alerts(used, total, levels, seen):
                 seen.add(level)
-                self.changes.alerts.append(((member_id, *key), level))
+                self.changes.alerts.append((alert_key, level))
                 events.append(
                     ThresholdCrossed(
                         self.family_id,
                         member_id,
-                        key[0],
-                        key[1],
+                        resource,
+                        zone,
                         level,
                         used,
-                        total or 0,
+                        total,
                         self.cycle_number,
                         now,
                     )
                 )
-
-        # Only counters whose usage grew since the last check can have crossed a level.
-        moved, self.used_moved = self.used_moved, set()
-        for member_id, resource, zone in sorted(moved, key=_alert_order):
-            key = (resource, zone)
-            if member_id is None:
-                check(None, key, self.pool(key).used, self.plan.allowance(*key))
-                continue
-            allocation = allocations.get(member_id)
-            quota = allocation.limit(*key).quota if allocation else None
-            check(member_id, key, self.member(member_id).pool_counter(key).used, quota)
         return events
 
     def _pool_room(self, member_id: MemberId, key: Key, allocation: Allocation) -> int | None:
@@ -470,18 +479,20 @@ class FamilyLedger:
         resource, zone, tethered = service
         key = (resource, zone)
         member = self.member(reservation.member_id)
-        self.pool(key).reserved += sign * reservation.from_pool
-        member.pool_counter(key).reserved += sign * reservation.from_pool
-        member.overage_counter(key).reserved += sign * reservation.from_overage
-        member.overage_reserved_minor += sign * reservation.price_minor
         member_id = reservation.member_id
         touched = self.changes.counters  # only what moved: each key is a row to write
+        # Counters that would move by zero are left alone (each look-up hashes the key):
+        # a grant is nearly always all pool or all overage.
         if reservation.from_pool:
+            self.pool(key).reserved += sign * reservation.from_pool
+            member.pool_counter(key).reserved += sign * reservation.from_pool
             touched.add((None, "pool", resource, zone))
             touched.add((member_id, "pool", resource, zone))
         if reservation.from_overage:
+            member.overage_counter(key).reserved += sign * reservation.from_overage
             touched.add((member_id, "overage", resource, zone))
         if reservation.price_minor:
+            member.overage_reserved_minor += sign * reservation.price_minor
             self.changes.money.add(member_id)
         charged = reservation.from_pool + reservation.from_overage  # free units hold nothing
         if tethered and charged:
