@@ -12,7 +12,7 @@ offers this trade-off ready-made, hence this small hand-written layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -88,6 +88,12 @@ def _convert_column(params: list[Any], column: Any, convert: Callable[[Any], Any
     converting a datetime costs more than looking it up. A column at a time, in one loop,
     because a function call per value cost more than the conversions it saved.
     """
+    if not isinstance(params[0][column], Hashable):
+        # A JSON document: each differs, none can be a key, so convert each (raising and
+        # catching a TypeError per row, as a look-up would, cost more than the dumps)
+        for row in params:
+            row[column] = convert(row[column])
+        return
     seen: dict[Any, Any] = {}
     for row in params:
         value = row[column]
@@ -95,7 +101,7 @@ def _convert_column(params: list[Any], column: Any, convert: Callable[[Any], Any
             row[column] = seen[value]
         except KeyError:
             row[column] = seen[value] = convert(value)
-        except TypeError:  # unhashable (a JSON document): convert every time
+        except TypeError:  # unhashable after all (a column of mixed values)
             row[column] = convert(value)
 
 
