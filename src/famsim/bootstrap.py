@@ -139,6 +139,8 @@ class App:
                 peers=settings.gy_peers.split(","),
                 rating_groups=rating_groups,
                 on_stop=committer.close,
+                watchdog_seconds=settings.gy_watchdog_seconds,
+                max_message_bytes=settings.gy_max_message_bytes,
                 batched=True,
             )
             committer.after_batch = server.wake  # one loop wake-up per committed batch

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     """The gateways (their Origin-Host, comma-separated) allowed to connect; a CER from any
     other is refused with 3010 DIAMETER_UNKNOWN_PEER. Empty: nobody may connect."""
 
+    gy_watchdog_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """Tw (RFC 3539): a peer silent this long is sent a DWR, and closed after as long again
+    without a byte; a connection with no CER this long after it opened is closed."""
+
+    gy_max_message_bytes: int = Field(default=65_536, ge=1_024, le=16 * 1024 * 1024)
+    """The longest Diameter message the Gy server reads; a longer one is answered 5015
+    DIAMETER_INVALID_MESSAGE_LENGTH and its connection closed (a CCR is a few hundred
+    bytes)."""
+
     rating_groups: str = "10=data,11=data:tethered,20=voice,30=sms"
     """Rating group -> resource (and ``:tethered`` for hotspot data), one table for Diameter
     Gy's Rating-Group and Nchf's ratingGroup."""

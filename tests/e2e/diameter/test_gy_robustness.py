@@ -604,3 +604,25 @@ def test_a_request_with_the_e_bit_before_cer_closes_the_connection(server: Any) 
             return
         assert result_code(first) == 3008
         client.assert_closed()
+
+
+def test_the_operator_settings_reach_the_server(famsim: Famsim) -> None:
+    """FAMSIM_GY_MAX_MESSAGE_BYTES and FAMSIM_GY_WATCHDOG_SECONDS, through App.gy_server."""
+    settings = famsim.app.settings.model_copy(
+        update={"gy_max_message_bytes": 1024, "gy_watchdog_seconds": 1.0}
+    )
+    app = bootstrap(settings, now=famsim.clock)
+    gy = app.gy_server(host="127.0.0.1", port=free_port())
+    gy.start()
+    try:
+        with peer(gy.port) as client:
+            big = ccr("gw;settings", 1, 0, OWNER, data(1000), user_name="x" * 1100)
+            client.send(raw(big, 0x53))
+            answer = client.read()
+            assert (result_code(answer), answer.header.hop_by_hop_identifier) == (5015, 0x53)
+            client.assert_closed()
+        with peer(gy.port, cer=False) as client:
+            client.assert_closed()  # no CER within the 1 s watchdog (TIMEOUT is longer)
+    finally:
+        gy.stop(timeout=1)
+        app.close()

@@ -34,6 +34,7 @@ decoding the answers as an independent codec.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from diameter.message.avp import Avp
@@ -482,11 +483,21 @@ def _subscriber(subscription_ids: list[tuple[int | None, bytes]]) -> str:
 
 def _checked(text: str, parse: Any) -> str:
     """*text* if it is a well-formed number or IMSI; no such user otherwise."""
+    problem = _problem(text, parse)
+    if problem is not None:
+        raise CcrRejected(USER_UNKNOWN, problem)
+    return text
+
+
+@lru_cache(maxsize=65_536)
+def _problem(text: str, parse: Any) -> str | None:
+    """Why *text* cannot be a subscriber (None: it can). Cached: a gateway sends the same
+    subscribers all day, and validating an IMSI or a number is a tenth of a CCR's decoding."""
     try:
         parse(text)
     except FamsimError as exc:
-        raise CcrRejected(USER_UNKNOWN, str(exc)[:200]) from None
-    return text
+        return str(exc)[:200]
+    return None
 
 
 def _use(
