@@ -272,3 +272,22 @@ def test_a_cap_reached_mid_session_while_another_member_keeps_going(
     (mscc,) = going.multiple_services_credit_control
     assert (mscc.result_code, mscc.granted_service_unit.cc_total_octets) == (2001, GB)
     assert mscc.final_unit_indication is None
+
+
+def test_an_update_of_a_session_never_opened_or_over_is_5002(
+    famsim: tuple[App, str], gateway: Gateway
+) -> None:
+    app, family_id = famsim
+    before = home_pool(app, family_id, "data")
+    stray = gateway.exchange(ccr("pgw1.gw.test;6;stray", 2, 1, OWNER, data(used=1_000)))
+    assert (stray.result_code, stray.cc_request_type, stray.cc_request_number) == (5002, 2, 1)
+    assert stray.session_id == "pgw1.gw.test;6;stray"
+    assert stray.multiple_services_credit_control == []
+    session = "pgw1.gw.test;6;over"
+    assert gateway.exchange(ccr(session, 1, 0, OWNER, data(1_000))).result_code == 2001
+    assert gateway.exchange(ccr(session, 3, 1, OWNER, data(used=1_000))).result_code == 2001
+    late = gateway.exchange(ccr(session, 2, 2, OWNER, data(used=5_000)))
+    assert late.result_code == 5002
+    after = home_pool(app, family_id, "data")
+    assert after["used"] == before["used"] + 1_000  # neither stray report was charged
+    assert after["reserved"] == before["reserved"]
