@@ -179,12 +179,14 @@ class GyServer:
         """Send DPR to the connected peers, wait up to *timeout* s, close, stop the engine's
         writer (answering what is queued)."""
         loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
+        self._thread = None
         try:
             if loop is not None and thread is not None:
+                # The loop keeps answering CCRs that complete while the peers are told.
                 done = asyncio.run_coroutine_threadsafe(self._shutdown(timeout), loop)
                 with contextlib.suppress(Exception):
                     done.result(timeout + 5)
+                self._loop = None  # from here on, answers are dropped (peers are gone)
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join(timeout + 5)
                 if not thread.is_alive():
@@ -206,7 +208,6 @@ class GyServer:
 
     def _tick(self) -> None:
         """Peer timers, every *wakeup_seconds*."""
-        assert self._loop is not None or not self._connections
         now = time.monotonic()
         for connection in list(self._connections):
             connection.check_timers(now)
