@@ -11,6 +11,7 @@ server fails the test instead of hanging it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import struct
@@ -626,3 +627,31 @@ def test_the_operator_settings_reach_the_server(famsim: Famsim) -> None:
     finally:
         gy.stop(timeout=1)
         app.close()
+
+
+def test_the_server_starts_from_a_thread_with_its_own_event_loop_running(famsim: Famsim) -> None:
+    """An embedding web server, or a test's browser driver, may have a loop running on the
+    thread that starts the Gy server (seen in the full suite after the browser tests)."""
+
+    async def embedded() -> None:
+        with own_server(famsim.app) as gy, peer(gy.port) as client:
+            client.watchdog()
+
+    asyncio.run(embedded())
+
+
+def test_a_port_in_use_is_an_error_from_start(famsim: Famsim, server: Any) -> None:
+    committer = GroupCommitter(famsim.app.charging)
+    busy = GyServer(
+        committer.submit,
+        host="127.0.0.1",
+        port=server.port,
+        origin_host=ORIGIN_HOST,
+        origin_realm=REALM,
+        peers=[GATEWAY],
+        rating_groups=famsim.app.rating_groups(),
+        on_stop=committer.close,
+    )
+    with pytest.raises(OSError, match="in use"):
+        busy.start()
+    busy.stop()  # nothing started: only the committer is closed

@@ -151,21 +151,39 @@ class GyServer:
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
-        """Listen (a port in use raises here), then serve on the loop thread."""
+        """Listen (a port in use raises here), then serve on the loop thread.
+
+        The loop is created and run only on its own thread: the caller's thread may have an
+        event loop of its own running (a web server, a test's browser driver)."""
+        listening: Future[None] = Future()
         loop = asyncio.new_event_loop()
-        try:
-            self._listener = loop.run_until_complete(
-                loop.create_server(
-                    lambda: _Connection(self), self.host, self.port, reuse_address=True
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                self._listener = loop.run_until_complete(
+                    loop.create_server(
+                        lambda: _Connection(self), self.host, self.port, reuse_address=True
+                    )
                 )
-            )
+            except BaseException as exc:
+                loop.close()
+                listening.set_exception(exc)
+                return
+            loop.call_later(self._wakeup, self._tick)
+            listening.set_result(None)
+            loop.run_forever()
+
+        thread = threading.Thread(target=serve, name="famsim-gy", daemon=True)
+        self._loop = loop  # before the first peer: its answers wake this loop
+        thread.start()
+        try:
+            listening.result()  # the bind error, if any, raised here
         except BaseException:
-            loop.close()
+            self._loop = None
+            thread.join()
             raise
-        self._loop = loop
-        loop.call_later(self._wakeup, self._tick)
-        self._thread = threading.Thread(target=loop.run_forever, name="famsim-gy", daemon=True)
-        self._thread.start()
+        self._thread = thread
         log.info(
             "Gy server %s (%s) on %s:%s, peers %s",
             self.origin_host,
