@@ -61,6 +61,38 @@ class BulkStatement:
                 )
                 for i, _, convert in converting:
                     _convert_column(params, i, convert)
+        return self._run(connection, params)
+
+    def execute_tuples(
+        self, connection: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> int:
+        """As :meth:`execute`, for rows given as tuples of *columns* (in that order).
+
+        The charging writer builds its most numerous rows (usage records, counters) so: a
+        tuple costs less to build than a dictionary, and on a positional driver (SQLite)
+        it goes to the driver as it is, or picked into parameter order in C.
+        """
+        if not rows:
+            return 0
+        if self.named:
+            return self.execute(connection, [dict(zip(columns, row, strict=True)) for row in rows])
+        converting = [(i, f) for i, f in enumerate(self.converters) if f]
+        params: list[Any]
+        if tuple(columns) == self.names:
+            params = [list(row) for row in rows] if converting else list(rows)
+        else:
+            pick = itemgetter(*(list(columns).index(name) for name in self.names))
+            if len(self.names) == 1:
+                params = [[pick(row)] for row in rows]
+            else:
+                params = (
+                    [list(pick(row)) for row in rows] if converting else [pick(row) for row in rows]
+                )
+        for i, convert in converting:
+            _convert_column(params, i, convert)
+        return self._run(connection, params)
+
+    def _run(self, connection: Connection, params: list[Any]) -> int:
         if not connection.in_transaction():
             # The driver would begin one by itself, unseen by SQLAlchemy, whose commit
             # would then have nothing to commit: begin it here, as any statement would.
