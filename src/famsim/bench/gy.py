@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import logging
 import multiprocessing
 import os
 import queue
@@ -67,6 +66,8 @@ from famsim.service.charging import ChargingAnswer, ChargingRequest, RequestType
 from famsim.service.commands import LoadPlans
 from famsim.service.group_commit import GroupCommitter
 
+SERVING_GC_THRESHOLD = 50_000
+"""The youngest generation's threshold ``famsim gy serve`` runs with (gc_tuning.py)."""
 TARGET_RATE = 5_000
 TARGET_P99_MS = 20.0
 USED_OCTETS = 1_000
@@ -506,12 +507,15 @@ def gy_subprocess(data_dir: Path, gateways: Sequence[str], sessions: list[Any], 
 
 
 def gy_in_process(app: App, gateways: Sequence[str], sessions: list[Any], o: Options) -> Run:
-    """``App.gy_server`` in this process (its connection thread and its writer thread
-    share this interpreter); the load still comes from the client processes."""
+    """``App.gy_server`` in this process (its event-loop thread and its writer thread
+    share this interpreter), with the garbage collector tuned as ``famsim gy serve`` tunes
+    it; the load still comes from the client processes."""
     port = _free_port()
     server = app.gy_server(host="127.0.0.1", port=port)
-    # python-diameter logs every peer that goes away at WARNING: not figures.
-    logging.getLogger("diameter").setLevel(logging.ERROR)
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(SERVING_GC_THRESHOLD, *threshold[1:])
     server.start()
     try:
         _wait_for(port, None, None)
@@ -519,6 +523,7 @@ def gy_in_process(app: App, gateways: Sequence[str], sessions: list[Any], o: Opt
         return drive_gy(label, port, gateways, sessions, o)
     finally:
         server.stop(timeout=2)
+        gc.set_threshold(*threshold)
 
 
 # --------------------------------------------------------------------- in-process run
