@@ -17,6 +17,7 @@ import random
 import struct
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -668,3 +669,42 @@ def test_a_port_in_use_is_an_error_from_start(famsim: Famsim, server: Any) -> No
     with pytest.raises(OSError, match="in use"):
         busy.start()
     busy.stop()  # nothing started: only the committer is closed
+
+
+def test_a_slow_engine_never_stalls_watchdogs_or_other_peers(famsim: Famsim) -> None:
+    """CCRs wait for the engine (here: held until released); DWR, CER and DPR do not."""
+    held: list[tuple[Any, Future[Any]]] = []
+    committer = GroupCommitter(famsim.app.charging)
+
+    def slow_submit(request: Any) -> Future[Any]:
+        waiting: Future[Any] = Future()
+        held.append((request, waiting))
+        return waiting
+
+    gy = GyServer(
+        slow_submit,
+        host="127.0.0.1",
+        port=free_port(),
+        origin_host=ORIGIN_HOST,
+        origin_realm=REALM,
+        peers=[GATEWAY, "pgw2.gw.test"],
+        rating_groups=famsim.app.rating_groups(),
+        on_stop=committer.close,
+    )
+    gy.start()
+    try:
+        with peer(gy.port) as client, peer(gy.port, origin_host="pgw2.gw.test") as other:
+            client.send(raw(ccr("gw;slow", 1, 0, OWNER, data(1000)), 0x61))
+            pause = threading.Event()
+            for _ in range(int(TIMEOUT / 0.01)):  # wait for the loop to submit it
+                if held or pause.wait(0.01):
+                    break
+            assert len(held) == 1  # the CCR is with the engine, unanswered
+            client.watchdog()  # answered meanwhile, on the same connection
+            other.watchdog()  # and another peer's too
+            request, waiting = held[0]
+            waiting.set_result(committer.submit(request).result())  # the engine answers
+            answer = client.read()
+            assert (result_code(answer), answer.header.hop_by_hop_identifier) == (2001, 0x61)
+    finally:
+        gy.stop(timeout=1)
