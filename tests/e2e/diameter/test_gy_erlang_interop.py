@@ -43,7 +43,7 @@ REALM = "famsim.test"
 # The Erlang client's Origin-Hosts: one per test, each a configured peer.
 CLIENTS = {
     name: f"{name}.erlang.test"
-    for name in ("watchdog", "data", "sms", "unknown", "cap", "roaming", "multi")
+    for name in ("watchdog", "data", "sms", "unknown", "cap", "roaming", "multi", "stray")
 }
 E164, IMSI = 0, 1
 OWNER = "85291230001"  # Chan Tai Man
@@ -366,3 +366,26 @@ def test_several_services_in_one_ccr(erlang_ebin: Path, port: int, famsim: tuple
         (VOICE, 2001, {"time": 60}),
         (TETHERED, 2001, {"total_octets": MB}),
     ]
+
+
+def test_an_update_of_a_session_never_opened_is_5002(
+    erlang_ebin: Path, port: int, famsim: tuple[App, str]
+) -> None:
+    app, family_id = famsim
+    before = home_pool(app, family_id, "data")
+    steps: list[Step] = [
+        Ccr("update", "never-opened", 1, E164, OWNER, msccs=[data(requested=MB, used=MB)]),
+        Ccr("termination", "never-opened", 2, E164, OWNER, msccs=[data(used=MB)]),
+        DPR,
+    ]
+
+    _cea, update, termination, _dpa = scenario(erlang_ebin, port, "stray", steps)
+
+    for answer, (kind, number) in zip((update, termination), ((2, 1), (3, 2)), strict=True):
+        assert answer["command"] == "CCA", answer
+        assert answer["result_code"] == 5002, answer  # DIAMETER_UNKNOWN_SESSION_ID
+        assert answer["session_id"] == f"{CLIENTS['stray']};never-opened"
+        assert (answer["cc_request_type"], answer["cc_request_number"]) == (kind, number)
+        assert answer["mscc"] == []
+    assert home_pool(app, family_id, "data") == before
+    assert recorded(app, family_id, "stray", "never-opened") == []
