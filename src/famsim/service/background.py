@@ -52,8 +52,9 @@ class Repeater:
         if self._thread is not None:
             return
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        thread.start()
+        self._thread = thread  # only once started: stop() may follow a Ctrl-C at any point
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread after its current pass (the HTTP timeout bounds that)."""

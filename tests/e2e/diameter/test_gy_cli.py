@@ -78,3 +78,15 @@ def test_a_bad_rating_group_mapping_is_a_user_error(
     cli = make_cli(tmp_path / "data", FAMSIM_RATING_GROUPS="10=video")
     cli.ok("init")
     assert "'video' is not one of" in cli.error("gy", "serve", "--port", str(free_port()))
+
+
+def test_a_port_in_use_is_a_user_error(make_cli: Callable[..., Cli], tmp_path: Path) -> None:
+    cli = make_cli(tmp_path / "data")
+    cli.ok("init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        message = cli.error("gy", "serve", "--port", str(port))
+    assert f"cannot listen on 127.0.0.1:{port}" in message
+    assert "in use" in message

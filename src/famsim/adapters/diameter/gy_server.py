@@ -150,9 +150,11 @@ class GyServer:
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- life cycle
-    def start(self) -> None:
-        """Listen (a port in use raises here), then serve on the loop thread.
+    def start(self, announce: Callable[[], None] | None = None) -> None:
+        """Bind (a port in use raises here), call *announce*, then serve on the loop thread.
 
+        *announce* runs once the address is known to be free and before any peer can
+        connect (``famsim gy serve`` prints its banner there, so its log reads in order).
         The loop is created and run only on its own thread: the caller's thread may have an
         event loop of its own running (a web server, a test's browser driver)."""
         listening: Future[None] = Future()
@@ -163,7 +165,11 @@ class GyServer:
             try:
                 self._listener = loop.run_until_complete(
                     loop.create_server(
-                        lambda: _Connection(self), self.host, self.port, reuse_address=True
+                        lambda: _Connection(self),
+                        self.host,
+                        self.port,
+                        reuse_address=True,
+                        start_serving=False,
                     )
                 )
             except BaseException as exc:
@@ -184,6 +190,11 @@ class GyServer:
             thread.join()
             raise
         self._thread = thread
+        if announce is not None:
+            announce()
+        listener = self._listener
+        assert listener is not None
+        asyncio.run_coroutine_threadsafe(listener.start_serving(), loop).result()
         log.info(
             "Gy server %s (%s) on %s:%s, peers %s",
             self.origin_host,

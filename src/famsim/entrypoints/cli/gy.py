@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from famsim.domain.errors import InvalidInput
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import opened
 from famsim.entrypoints.http.gc_tuning import tune_gc_for_serving
@@ -37,15 +38,21 @@ def gy_serve(
         server = famsim.gy_server(host, port)
         settings = famsim.settings
         expirer = famsim.charging.scheduled_expiry(settings.expiry_every_seconds)
-        server.start()
-        # Everything after start() is inside the try: a gateway may connect, be answered
-        # and have its operator press Ctrl-C before the banner is printed.
-        try:
+
+        def banner() -> None:  # once the port is ours, before any gateway is answered
             render.console.print(
                 f"famsim Gy on {server.host}:{server.port} as {settings.gy_origin_host} "
                 f"({settings.gy_origin_realm}), peers: {settings.gy_peers or '(none)'}"
                 " - Ctrl-C stops"
             )
+
+        try:
+            try:
+                server.start(announce=banner)
+            except OSError as exc:  # an operator's mistake (port in use, address not here)
+                raise InvalidInput(
+                    f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"
+                ) from None
             tune_gc_for_serving()  # a full collection per batch was most of bench gy's p99
             sys.setswitchinterval(SWITCH_INTERVAL)
             expirer.start()  # units held by a gateway gone mid-session come back
