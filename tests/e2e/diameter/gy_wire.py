@@ -6,13 +6,45 @@ from __future__ import annotations
 
 import itertools
 import socket
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from diameter.message import Message
 from diameter.message.commands import CapabilitiesExchangeRequest, CreditControlRequest
 
+from famsim.bootstrap import App, bootstrap
+from famsim.config import Settings
+from famsim.demo import create_demo_family
+from famsim.service.commands import LoadPlans
+
 GATEWAY = "pgw1.gw.test"
 REALM = "famsim.test"
+
+
+def demo_famsim(
+    directory: Path,
+    *,
+    origin_host: str,
+    peers: str,
+    now: Callable[[], datetime] | None = None,
+) -> tuple[App, str]:
+    """A migrated SQLite famsim in *directory* with the catalog and the demo family (its
+    id returned too), answering Gy as *origin_host* in :data:`REALM` to *peers*."""
+    app = bootstrap(
+        Settings(
+            database_url=f"sqlite:///{directory}/gy.db",
+            data_dir=directory,
+            gy_origin_host=origin_host,
+            gy_origin_realm=REALM,
+            gy_peers=peers,
+        ),
+        now=now,
+    )
+    app.initialise()
+    app.bus.handle(LoadPlans(tuple(app.read_catalog())))
+    return app, create_demo_family(app.bus)
 
 
 def free_port() -> int:

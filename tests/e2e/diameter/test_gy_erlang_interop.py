@@ -30,11 +30,9 @@ from e2e.diameter.erlang_client import (
     free_port,
     run_scenario,
 )
-from famsim.bootstrap import App, bootstrap
-from famsim.config import Settings
-from famsim.demo import create_demo_family
+from e2e.diameter.gy_wire import demo_famsim
+from famsim.bootstrap import App
 from famsim.service import views
-from famsim.service.commands import LoadPlans
 
 pytestmark = pytest.mark.e2e
 
@@ -61,19 +59,9 @@ def erlang_ebin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def famsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str]]:
-    tmp_path = tmp_path_factory.mktemp("gy-erlang")
-    app = bootstrap(
-        Settings(
-            database_url=f"sqlite:///{tmp_path}/gy.db",
-            data_dir=tmp_path,
-            gy_origin_host=OCS_HOST,
-            gy_origin_realm=REALM,
-            gy_peers=",".join(CLIENTS.values()),
-        )
+    app, family_id = demo_famsim(
+        tmp_path_factory.mktemp("gy-erlang"), origin_host=OCS_HOST, peers=",".join(CLIENTS.values())
     )
-    app.initialise()
-    app.bus.handle(LoadPlans(tuple(app.read_catalog())))
-    family_id = create_demo_family(app.bus)
     try:
         yield app, family_id
     finally:

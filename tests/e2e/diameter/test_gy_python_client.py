@@ -1,5 +1,5 @@
 """``App.gy_server`` end to end on loopback: a gateway speaking Diameter over a raw TCP
-socket (python-diameter's message encoder, not its node) against a migrated SQLite famsim
+socket (python-diameter's message classes encode and decode) against a migrated SQLite famsim
 with the demo family. CER / CEA, CCR-INITIAL / UPDATE / TERMINATION with used units, a
 retransmission answered identically and charged once, an SMS EVENT, an unknown
 subscriber, a child's data cap reached mid-session while the owner keeps being granted,
@@ -19,12 +19,9 @@ from diameter.message.avp.grouped import (
 )
 from diameter.message.commands import DeviceWatchdogRequest, DisconnectPeerRequest
 
-from e2e.diameter.gy_wire import GATEWAY, REALM, Gateway, ccr, free_port
-from famsim.bootstrap import App, bootstrap
-from famsim.config import Settings
-from famsim.demo import create_demo_family
+from e2e.diameter.gy_wire import GATEWAY, REALM, Gateway, ccr, demo_famsim, free_port
+from famsim.bootstrap import App
 from famsim.service import views
-from famsim.service.commands import LoadPlans
 
 pytestmark = pytest.mark.e2e
 
@@ -45,19 +42,11 @@ def data(requested: int | None = None, used: int | None = None, group: int = 10)
 
 @pytest.fixture(scope="module")
 def famsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str]]:
-    tmp_path = tmp_path_factory.mktemp("gy")
-    app = bootstrap(
-        Settings(
-            database_url=f"sqlite:///{tmp_path}/gy.db",
-            data_dir=tmp_path,
-            gy_origin_host="ocs.famsim.test",
-            gy_origin_realm=REALM,
-            gy_peers=f"{GATEWAY}, {OTHER_GATEWAY.upper()}",  # names are case-blind
-        )
+    app, family_id = demo_famsim(
+        tmp_path_factory.mktemp("gy"),
+        origin_host="ocs.famsim.test",
+        peers=f"{GATEWAY}, {OTHER_GATEWAY.upper()}",  # names are case-blind
     )
-    app.initialise()
-    app.bus.handle(LoadPlans(tuple(app.read_catalog())))
-    family_id = create_demo_family(app.bus)
     try:
         yield app, family_id
     finally:
@@ -66,8 +55,8 @@ def famsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, str]
 
 @pytest.fixture(scope="module")
 def server(famsim: tuple[App, str]) -> Iterator[Any]:
-    """One server for the module (stopping one takes a second or two: DPR, then the
-    node's threads); every test has its own connection and sessions."""
+    """One server for the module (stopping one sends DPR and waits for the peers);
+    every test has its own sessions."""
     app, _ = famsim
     gy = app.gy_server(host="127.0.0.1", port=free_port())
     gy.start()
@@ -79,8 +68,7 @@ def server(famsim: tuple[App, str]) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def gateway(server: Any) -> Iterator[Gateway]:
-    """The gateway's one connection, shared by the tests as a real gateway would (the
-    node routes answers by Origin-Host: one connection per peer)."""
+    """The gateway's one connection, shared by the tests as a real gateway would."""
     client = Gateway(server.port)
     try:
         cea = client.cer()

@@ -38,14 +38,11 @@ from diameter.message.commands import (
     DisconnectPeerRequest,
 )
 
-from e2e.diameter.gy_wire import GATEWAY, REALM, Gateway, ccr, free_port
+from e2e.diameter.gy_wire import GATEWAY, REALM, Gateway, ccr, demo_famsim, free_port
 from famsim.adapters.diameter import wire
 from famsim.adapters.diameter.gy_server import GyServer
 from famsim.bootstrap import App, bootstrap
-from famsim.config import Settings
-from famsim.demo import create_demo_family
 from famsim.service import views
-from famsim.service.commands import LoadPlans
 from famsim.service.group_commit import GroupCommitter
 
 pytestmark = pytest.mark.e2e
@@ -84,19 +81,7 @@ def famsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Famsim]:
     tmp_path = tmp_path_factory.mktemp("gy-robustness")
     # early in the day: the two hours the expiry test moves on stay in the same cycle
     clock = Clock(datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0))
-    app = bootstrap(
-        Settings(
-            database_url=f"sqlite:///{tmp_path}/gy.db",
-            data_dir=tmp_path,
-            gy_origin_host=ORIGIN_HOST,
-            gy_origin_realm=REALM,
-            gy_peers=GATEWAY,
-        ),
-        now=clock,
-    )
-    app.initialise()
-    app.bus.handle(LoadPlans(tuple(app.read_catalog())))
-    family_id = create_demo_family(app.bus)
+    app, family_id = demo_famsim(tmp_path, origin_host=ORIGIN_HOST, peers=GATEWAY, now=clock)
     try:
         yield Famsim(app, family_id, clock)
     finally:
