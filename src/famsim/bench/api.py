@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from famsim.bench.charging import Identities, bench_plan, many_families
+from famsim.bench.figures import percentile
 from famsim.bootstrap import bootstrap
 from famsim.config import Settings
 from famsim.domain.access import Scope
@@ -55,11 +56,8 @@ class Run:
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        if not ordered:
-            return 0.0
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+    def percentile(self, p: int) -> float:
+        return percentile(self.latencies_ms, p)
 
     def line(self) -> str:
         return (

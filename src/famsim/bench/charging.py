@@ -55,6 +55,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from famsim.bench.figures import percentile
 from famsim.bootstrap import App, bootstrap
 from famsim.config import Settings
 from famsim.domain.charging.grants import ChargingRules, Quantum
@@ -237,10 +238,7 @@ class Run:
         return self.ops / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: int) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return 0.0
-        return ordered[max(0, -(-len(ordered) * p // 100) - 1)]
+        return percentile(self.latencies, p)
 
     @classmethod
     def merged(cls, runs: Sequence[Run]) -> Run:

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from famsim.bench.charging import SWITCH_INTERVAL, Identities, bench_plan, many_families
+from famsim.bench.figures import percentile
 from famsim.bootstrap import App, bootstrap
 from famsim.config import Settings
 from famsim.domain.units import Resource
@@ -99,10 +100,7 @@ class Run:
         return self.ops / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: int) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return 0.0
-        return ordered[max(0, -(-len(ordered) * p // 100) - 1)]
+        return percentile(self.latencies, p)
 
     def answers(self) -> str:
         if not self.codes:
