@@ -182,6 +182,15 @@ class CcrRejected(WireError):
     cc_request_type: int | None = None
     cc_request_number: int | None = None
 
+    def echoing(
+        self, session_id: str | None, cc_request_type: int | None, cc_request_number: int | None
+    ) -> CcrRejected:
+        """This refusal, to be answered with what was read of its CCR."""
+        self.session_id = session_id
+        self.cc_request_type = cc_request_type
+        self.cc_request_number = cc_request_number
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -393,18 +402,15 @@ def decode_ccr(data: bytes, rating_groups: RatingGroups) -> DecodedCcr:
     """
     ccr = _Ccr()
     try:
-        try:
-            ccr.read(data, wire.HEADER_LENGTH, len(data))
-        except CcrRejected:
-            raise
-        except WireError as error:
-            raise CcrRejected(error.result_code, error.message, error.avp, error.value) from None
+        ccr.read(data, wire.HEADER_LENGTH, len(data))
         return _decoded(ccr, rating_groups)
-    except CcrRejected as rejected:
-        rejected.session_id = ccr.session_id
-        rejected.cc_request_type = ccr.cc_type
-        rejected.cc_request_number = ccr.number
-        raise
+    except WireError as error:  # the mapping's own refusal, or the wire's
+        rejected = (
+            error
+            if isinstance(error, CcrRejected)
+            else CcrRejected(error.result_code, error.message, error.avp, error.value)
+        )
+        raise rejected.echoing(ccr.session_id, ccr.cc_type, ccr.number) from None
 
 
 def _decoded(ccr: _Ccr, rating_groups: RatingGroups) -> DecodedCcr:

@@ -325,10 +325,9 @@ class GyServer:
             decoded.request.request_number,
             error,
         )
+        request = decoded.request
         rejected = CcrRejected(UNABLE_TO_COMPLY, str(error)[:200] or type(error).__name__)
-        rejected.session_id = decoded.request.session_id
-        rejected.cc_request_type = decoded.cc_request_type
-        rejected.cc_request_number = decoded.request.request_number
+        rejected.echoing(request.session_id, decoded.cc_request_type, request.request_number)
         return encode_rejection(header, self.identity, rejected)
 
     # ----------------------------------------------------------------- base messages
