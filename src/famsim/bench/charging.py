@@ -75,7 +75,7 @@ from famsim.service.charging import (
     ServiceAnswer,
     ServiceUse,
 )
-from famsim.service.group_commit import GroupCommitter
+from famsim.service.group_commit import SWITCH_INTERVAL, GroupCommitter
 
 BASE_PLAN = "us-family-share-50"
 BENCH_PLAN = "bench-us-family-share"
@@ -90,10 +90,6 @@ RULES = ChargingRules(
 HOT_MEMBERS = 6
 MAX_LINES = 800_000  # +852 92xxxxxx numbers stay valid up to here
 FAMILIES_PER_COMMIT = 500
-SWITCH_INTERVAL = 0.0005
-"""Seconds between GIL hand-offs. CPython's default (5 ms) lets the writer thread keep the
-interpreter for a whole batch while answers wait to be delivered; a charging server sets
-this short for the same reason."""
 
 
 class _Clock:

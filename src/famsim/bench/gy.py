@@ -58,14 +58,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from famsim.bench.charging import SWITCH_INTERVAL, Identities, bench_plan, many_families
+from famsim.bench.charging import Identities, bench_plan, many_families
 from famsim.bench.figures import percentile
 from famsim.bootstrap import App, bootstrap
 from famsim.config import Settings
 from famsim.domain.units import Resource
 from famsim.service.charging import ChargingAnswer, ChargingRequest, RequestType, ServiceUse
 from famsim.service.commands import LoadPlans
-from famsim.service.group_commit import GroupCommitter
+from famsim.service.group_commit import SWITCH_INTERVAL, GroupCommitter
 
 SERVING_GC_THRESHOLD = 50_000
 """The youngest generation's threshold ``famsim gy serve`` runs with (gc_tuning.py)."""

@@ -21,6 +21,13 @@ from typing import Self
 
 from famsim.service.charging import ChargingAnswer, ChargingRequest, ChargingService
 
+SWITCH_INTERVAL = 0.0005
+"""Seconds between GIL hand-offs (``sys.setswitchinterval``) for a process that charges
+through a group committer. CPython's default, 5 ms, lets the writer thread keep the
+interpreter for a whole batch while answers wait to be delivered, and the network thread
+keep it while the writer has a batch ready; every such wait adds to each answer's
+latency. ``famsim gy serve`` and the charging benchmarks set this."""
+
 DEFAULT_MAX_BATCH = 64
 """Large enough that one fsync serves many requests (a commit costs about as much as two or
 three requests' rules), small enough that a batch takes a few milliseconds: measured with

@@ -12,13 +12,7 @@ from famsim.domain.errors import InvalidInput
 from famsim.entrypoints.cli import render
 from famsim.entrypoints.cli.common import opened
 from famsim.entrypoints.http.gc_tuning import tune_gc_for_serving
-
-SWITCH_INTERVAL = 0.0005
-"""Seconds between GIL hand-offs in the Gy server. Two threads share the interpreter: the
-event loop (every peer's bytes) and the engine's writer (a batch of charges). With
-CPython's default 5 ms, whichever holds the GIL keeps it that long while the other has
-work, and each wait adds to every CCA's latency; ``famsim bench gy`` runs its in-process
-engine with the same setting."""
+from famsim.service.group_commit import SWITCH_INTERVAL
 
 gy_app = typer.Typer(help="Diameter Gy online charging (RFC 4006) for the packet core.")
 
